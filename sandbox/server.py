@@ -20,11 +20,13 @@ from aiohttp import web
 from sandbox.faults import FaultRule
 from sandbox.http import json_response, read_json
 from sandbox.scenario import Scenario, ScenarioError, parse_scenario
-from sandbox.services import SERVICES, ErrorFamily, base_urls, split_path
+from sandbox.services import SERVICES, ErrorFamily, Service, base_urls, split_path
 from sandbox.state import SandboxState, Switches
 
 STATE_KEY = web.AppKey("state", SandboxState)
 ERRORS_KEY = web.AppKey("errors", dict)
+SERVICE_KEY = web.RequestKey("service", Service)
+SUB_PATH_KEY = web.RequestKey("sub_path", str)
 
 
 def _abort_with_reset(request: web.Request) -> None:
@@ -86,8 +88,8 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
     if service is None:
         return await handler(request)
     state = request.app[STATE_KEY]
-    request["service"] = service
-    request["sub_path"] = sub_path
+    request[SERVICE_KEY] = service
+    request[SUB_PATH_KEY] = sub_path
     rule = state.faults.pick(service.key, sub_path)
     status = 0
     try:

@@ -77,10 +77,12 @@ class WbAccount:
     def _shift_order(self, order: WbOrder) -> ShiftedOrder:
         at = datetime.fromisoformat(order["at"]).astimezone(UTC) + self.shift
         # Orders change again a little later (payment confirmed, shipped); a stable offset per order.
-        last_change = min(at + timedelta(minutes=5 + _stable_int(order["id"], 600)), self.now)
+        # Capped a minute before load so a feed snapshot taken now (whole seconds) holds them all.
+        settled = max(at, self.now - timedelta(minutes=1))
+        last_change = max(at, min(at + timedelta(minutes=5 + _stable_int(order["id"], 600)), settled))
         cancel_at = None
         if order["cancelled"]:
-            cancel_at = min(at + timedelta(hours=2 + _stable_int(order["id"] + "c", 40)), self.now)
+            cancel_at = max(at, min(at + timedelta(hours=2 + _stable_int(order["id"] + "c", 40)), settled))
             last_change = max(last_change, cancel_at)
         return ShiftedOrder(order, at, last_change, cancel_at)
 

@@ -45,8 +45,14 @@ def _state(request: web.Request) -> SandboxState:
     return request.app[STATE_KEY]
 
 
+def _service(request: web.Request) -> Service:
+    from sandbox.server import SERVICE_KEY
+
+    return request[SERVICE_KEY]
+
+
 def _authenticate(request: web.Request) -> WbAccount | web.Response:
-    service: Service = request["service"]
+    service = _service(request)
     header = request.headers.get("Authorization", "").strip()
     token = header[7:].strip() if header.lower().startswith("bearer ") else header
     if not token:
@@ -78,7 +84,7 @@ def endpoint(group: L.MethodGroup) -> Callable[[Handler], Callable[[web.Request]
             state = _state(request)
             limit = group.limit_for(account.claims.token_type)
             # Buckets are per seller account; ping is limited per host variant.
-            group_key = f"{group.name}:{request['service'].key}" if group is L.PING else group.name
+            group_key = f"{group.name}:{_service(request).key}" if group is L.PING else group.name
             decision = state.buckets.take(account.seller["name"], group_key, limit)
             if not decision.allowed:
                 return errors.too_many_requests(
@@ -405,8 +411,9 @@ async def order_feed(request: web.Request, account: WbAccount) -> web.Response:
         return errors.analytics(400, "Bad Request", f"pagination.limit: must be from 1 to {ORDER_FEED_MAX_LIMIT}")
     if not isinstance(offset, int) or offset < 0:
         return errors.analytics(400, "Bad Request", "pagination.offset: must be a non-negative integer")
+    now = datetime.now(UTC).replace(microsecond=0)
     snapshot = _parse_instant(pagination.get("snapshotTime")) if offset else None
-    snapshot = min(snapshot or datetime.now(UTC), datetime.now(UTC))
+    snapshot = min(snapshot or now, now)
     nm_ids = set(body.get("nmIds") or [])
     mode = _mode(request)
     picked = [

@@ -1,0 +1,30 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+# uv comes from pip when the machine has none; everything else installs from uv.lock.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen --no-sync
+HOME_DIR := .stock-tracker
+
+.PHONY: install demo test dev lint bench
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+demo: install
+	$(RUN) stock-tracker demo
+
+test: install
+	$(RUN) pytest
+
+dev: install
+	@mkdir -p $(HOME_DIR)
+	$(RUN) stock-tracker sandbox generate --sellers 2 --skus 200 --warehouses 30 > $(HOME_DIR)/dev-scenario.json
+	$(RUN) stock-tracker sandbox serve --scenario $(HOME_DIR)/dev-scenario.json
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+bench: install
+	$(RUN) python bench/bench_scenario.py
