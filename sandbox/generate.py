@@ -292,13 +292,19 @@ def _order_count(rng: random.Random, stock: int, days: int) -> int:
 
 
 class _Clock:
-    """Order timestamps in the `days` before `clock`, weighted towards the daytime (MSK)."""
+    """Order timestamps in the `days` before `clock`, weighted towards the daytime (MSK).
 
-    def __init__(self, clock: datetime, days: int) -> None:
+    Rejection sampling draws a clock-dependent number of values, so it has its own generator:
+    the rest of a seller's data stays the same whatever the clock.
+    """
+
+    def __init__(self, seed: int, clock: datetime, days: int) -> None:
+        self.rng = random.Random(seed)
         self.end = clock.timestamp()
         self.span = days * 86400
 
-    def at(self, rng: random.Random) -> str:
+    def at(self) -> str:
+        rng = self.rng
         while True:
             ts = int(self.end - 1 - rng.random() * (self.span - 1))
             if rng.random() < _HOUR_ACCEPT[(ts + 3 * 3600) // 3600 % 24]:
@@ -401,7 +407,7 @@ def _wb_seller(
     own_ids = [w["id"] for w in own]
     cum = _zipf_cum(rng, len(market_ids))
     products = _wb_products(rng, skus, brands)
-    times = _Clock(clock, days)
+    times = _Clock(rng.getrandbits(64), clock, days)
     fbs_share = rng.uniform(0.2, 0.5)  # the share of sizes the seller also keeps in its own warehouse
 
     stocks: list[dict[str, Any]] = []
@@ -446,7 +452,7 @@ def _wb_seller(
                 orders.append(
                     {
                         "id": wb_srid(rng, len(orders)),
-                        "at": times.at(rng),
+                        "at": times.at(),
                         "chrt_id": chrt_id,
                         "warehouse_id": wid,
                         "price": float(round(price * rng.uniform(0.93, 1.0))),
@@ -507,7 +513,7 @@ def _ozon_seller(
     cum = _zipf_cum(rng, len(fbo_ids))
     product_ids = rng.sample(range(100_000_000, 1_000_000_000), len(wb_products))
     ozon_skus = rng.sample(range(100_000_000, 4_000_000_000), len(wb_products))
-    times = _Clock(clock, days)
+    times = _Clock(rng.getrandbits(64), clock, days)
     fbs_share = rng.uniform(0.2, 0.5)
     posting = rng.randint(10**8, 5 * 10**9)
 
@@ -566,7 +572,7 @@ def _ozon_seller(
             orders.append(
                 {
                     "id": f"{posting:010d}-{rng.randint(1, 9999):04d}-1",
-                    "at": times.at(rng),
+                    "at": times.at(),
                     "sku": sku,
                     "warehouse_id": wid,
                     "quantity": 1 if rng.random() < 0.9 else rng.randint(2, 3),

@@ -1,0 +1,82 @@
+"""The `stock-tracker sandbox` commands as an operator runs them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+CLI = str(Path(sys.executable).with_name("stock-tracker"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = run_cli("sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    path = tmp_path_factory.mktemp("scenario") / "s.json"
+    path.write_text(result.stdout)
+    return path
+
+
+@pytest.fixture
+def served(scenario_file: Path) -> Iterator[dict[str, str]]:
+    process = subprocess.Popen([CLI, "sandbox", "serve", "--scenario", str(scenario_file), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        urls = json.loads(process.stdout.readline())
+        yield urls
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_generate_is_seeded_and_pairs_wb_with_ozon(scenario_file: Path) -> None:
+    scenario = json.loads(scenario_file.read_text())
+    assert scenario["version"] == 1
+    assert [(s["name"], s["marketplace"]) for s in scenario["sellers"]][0][1] == "wildberries"
+    assert sorted(s["marketplace"] for s in scenario["sellers"]) == ["ozon", "wildberries", "wildberries"]
+    again = run_cli("sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1")
+    assert json.loads(again.stdout)["sellers"] == scenario["sellers"]
+
+
+def test_serve_prints_base_urls_first_and_answers_with_scenario_keys(served: dict[str, str],
+                                                                    scenario_file: Path) -> None:
+    assert set(served) >= {"wb_content", "wb_analytics", "wb_statistics", "wb_marketplace", "wb_common", "ozon"}
+    scenario = json.loads(scenario_file.read_text())
+    wb = next(s for s in scenario["sellers"] if s["marketplace"] == "wildberries")
+    ozon = next(s for s in scenario["sellers"] if s["marketplace"] == "ozon")
+
+    token = {"Authorization": wb["credentials"]["token"]}
+    report = requests.post(served["wb_analytics"] + "/api/analytics/v1/stocks-report/wb-warehouses",
+                           json={}, headers=token, timeout=30)
+    assert report.status_code == 200 and report.json()["data"]["items"]
+    wrong = requests.get(served["wb_content"] + "/ping", headers={"Authorization": "wrong"}, timeout=30)
+    assert wrong.status_code == 401
+
+    keys = {"Client-Id": ozon["credentials"]["client_id"], "Api-Key": ozon["credentials"]["api_key"]}
+    products = requests.post(served["ozon"] + "/v3/product/list", json={"limit": 10, "last_id": ""},
+                             headers=keys, timeout=30)
+    assert products.status_code == 200 and products.json()["result"]["items"]
+    bad_key = requests.post(served["ozon"] + "/v3/product/list", json={"limit": 10},
+                            headers={**keys, "Api-Key": "00000000-0000-0000-0000-000000000000"}, timeout=30)
+    assert bad_key.status_code in (401, 403, 404) and bad_key.json()["code"] == 5
+
+
+def test_bad_scenario_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": 1, "clock": "2025-11-10T23:59:00+03:00", "sellers": [{"name": "x"}]}')
+    result = run_cli("sandbox", "serve", "--scenario", str(broken), "--port", "0")
+    assert result.returncode != 0
+    assert "invalid scenario" in result.stderr and "Traceback" not in result.stderr
+    missing = run_cli("sandbox", "serve", "--scenario", str(tmp_path / "nope.json"), "--port", "0")
+    assert missing.returncode != 0 and "cannot read scenario" in missing.stderr
