@@ -33,11 +33,18 @@ def _load(path: str | None) -> dict | None:
 
 
 @sandbox.command("serve")
-@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5).")
+@click.option(
+    "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5)."
+)
 @click.option("--host", default=None, help="Interface to bind (default from settings: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port for every service (default 18555; 0 = any free).")
-@click.option("--time-scale", type=float, default=1.0, show_default=True,
-              help="Run rate limits and report delays this many times faster.")
+@click.option(
+    "--time-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Run rate limits and report delays this many times faster.",
+)
 def sandbox_serve(scenario_path: str | None, host: str | None, port: int | None, time_scale: float) -> None:
     """Serve all sandbox services on one port; the first stdout line is a JSON object of base URLs."""
     from sandbox.server import serve_forever
@@ -50,22 +57,38 @@ def sandbox_serve(scenario_path: str | None, host: str | None, port: int | None,
     def announce(urls: str) -> None:
         click.echo(urls)
         sys.stdout.flush()
-        click.echo(f"sandbox serving {len(scenario['sellers']) if scenario else 0} seller(s); Ctrl+C stops",
-                   err=True)
+        click.echo(
+            f"sandbox serving {len(scenario['sellers']) if scenario else 0} seller(s); Ctrl+C stops", err=True
+        )
 
     try:
-        serve_forever(scenario, host or settings.sandbox_host, settings.sandbox_port if port is None else port,
-                      time_scale, announce)
+        serve_forever(
+            scenario,
+            host or settings.sandbox_host,
+            settings.sandbox_port if port is None else port,
+            time_scale,
+            announce,
+        )
     except OSError as exc:
         raise click.ClickException(f"cannot serve on port {port}: {exc.strerror}") from None
 
 
 @sandbox.command("generate")
 @click.option("--sellers", type=click.IntRange(1, 1000), default=2, show_default=True)
-@click.option("--skus", type=click.IntRange(1, 200_000), default=1000, show_default=True,
-              help="Products per seller and marketplace.")
-@click.option("--warehouses", type=click.IntRange(1, 200), default=40, show_default=True,
-              help="WB warehouses (FBO) per seller.")
+@click.option(
+    "--skus",
+    type=click.IntRange(1, 200_000),
+    default=1000,
+    show_default=True,
+    help="Products per seller and marketplace.",
+)
+@click.option(
+    "--warehouses",
+    type=click.IntRange(1, 200),
+    default=40,
+    show_default=True,
+    help="WB warehouses (FBO) per seller.",
+)
 @click.option("--days", type=click.IntRange(1, 90), default=30, show_default=True, help="Days of orders.")
 @click.option("--seed", type=int, default=1, show_default=True)
 def sandbox_generate(sellers: int, skus: int, warehouses: int, days: int, seed: int) -> None:
@@ -92,7 +115,9 @@ def sandbox_from_export(export_csv: str) -> None:
 
 
 @main.command("demo")
-@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5).")
+@click.option(
+    "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5)."
+)
 def demo(scenario_path: str | None) -> None:
     """Start the sandbox in-process and print what each seller's marketplace APIs report."""
     from sandbox.demo import run_demo

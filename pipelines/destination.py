@@ -8,14 +8,17 @@ from pathlib import Path
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.runtime.collector import LogCollector
+from sqlalchemy.engine import make_url
 
-TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,40}$")
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
 def dataset_name(tenant: str) -> str:
+    """`t_<tenant>`; tenant ids are slugs (lowercase letters, digits, `-`, `_`)."""
     if not TENANT_PATTERN.match(tenant):
-        raise ValueError(f"tenant id {tenant!r} must be lowercase letters, digits and _ (≤ 41 chars)")
-    return f"t_{tenant}"
+        raise ValueError(f"tenant id {tenant!r} must be a slug of lowercase letters, digits, - and _")
+    return "t_" + tenant.replace("-", "_")
 
 
 def destination_from_url(url: str) -> Destination:
@@ -25,15 +28,21 @@ def destination_from_url(url: str) -> Destination:
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(str(path))
     if url.startswith(("postgresql://", "postgres://")):
-        return dlt.destinations.postgres(url)
-    raise ValueError(f"unsupported warehouse URL {url.split(':', 1)[0]}: use duckdb:///FILE or postgresql://…")
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+        if parsed.password is None:
+            # dlt insists on a password; servers with trust or peer auth ignore it.
+            parsed = parsed.set(password="unused")
+        return dlt.destinations.postgres(parsed.render_as_string(hide_password=False))
+    raise ValueError(
+        f"unsupported warehouse URL {url.split(':', 1)[0]}: use duckdb:///FILE or postgresql://…"
+    )
 
 
 def tenant_pipeline(tenant: str, marketplace: str, warehouse_url: str, pipelines_dir: Path) -> dlt.Pipeline:
     return dlt.pipeline(
-        pipeline_name=f"{marketplace}_{tenant}",
+        pipeline_name=f"{marketplace}_{tenant.replace('-', '_')}",
         destination=destination_from_url(warehouse_url),
         dataset_name=dataset_name(tenant),
         pipelines_dir=str(pipelines_dir),
-        progress="log",
+        progress=LogCollector(log_period=10.0, dump_system_stats=False),
     )

@@ -28,6 +28,8 @@ from tenacity import (
 )
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+PACING_MARGIN = 1.02
+PACING_SLACK_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ class Pacer:
 
     def acquire(self, account: str, group: MethodGroup, time_scale: float) -> float:
         """Wait until the group's bucket has a token; return the seconds waited."""
-        interval = group.interval / time_scale
+        # A little slower than documented: the server starts its clock when our first request
+        # arrives, and arrival gaps jitter by milliseconds.
+        interval = group.interval / time_scale * PACING_MARGIN + PACING_SLACK_SECONDS
         waited = 0.0
         while True:
             with self._lock:
@@ -143,7 +147,7 @@ class ApiClient:
 
         def wait(state: RetryCallState) -> float:
             backoff = wait_exponential_jitter(
-                initial=self.policy.backoff_initial / scale, max=self.policy.backoff_max / scale
+                multiplier=self.policy.backoff_initial / scale, max=self.policy.backoff_max / scale
             )(state)
             exc = state.outcome.exception() if state.outcome else None
             asked = exc.wait if isinstance(exc, _Transient) and exc.wait is not None else 0.0
@@ -166,8 +170,9 @@ class ApiClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._once(method, url, group, endpoint, json_body, params, empty_statuses,
-                                      allow_statuses)
+                    return self._once(
+                        method, url, group, endpoint, json_body, params, empty_statuses, allow_statuses
+                    )
         except _Transient as exc:
             raise MarketplaceError(
                 endpoint, f"gave up after {self.policy.max_attempts} attempts: {exc.reason}", exc.status
@@ -175,14 +180,24 @@ class ApiClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(
-        self, method: str, url: str, group: MethodGroup, endpoint: str, json_body: Any,
-        params: Mapping[str, Any] | None, empty_statuses: frozenset[int], allow_statuses: frozenset[int],
+        self,
+        method: str,
+        url: str,
+        group: MethodGroup,
+        endpoint: str,
+        json_body: Any,
+        params: Mapping[str, Any] | None,
+        empty_statuses: frozenset[int],
+        allow_statuses: frozenset[int],
     ) -> tuple[int, Any]:
         PACER.acquire(self.account, group, self.policy.time_scale)
         self.requests_sent += 1
         try:
             response = self.session.request(
-                method, url, json=json_body, params=params,
+                method,
+                url,
+                json=json_body,
+                params=params,
                 timeout=(self.policy.connect_timeout, self.policy.read_timeout),
             )
             body = response.content  # a broken connection mid-body surfaces here

@@ -31,8 +31,12 @@ def _ozon_summary(urls: dict[str, str], client_id: str, api_key: str) -> tuple[i
     headers = {"Client-Id": client_id, "Api-Key": api_key}
     cursor, products, total, warehouses = "", 0, 0, set()
     while True:
-        answer = requests.post(urls["ozon"] + "/v4/product/info/stocks", headers=headers, timeout=60,
-                               json={"cursor": cursor, "limit": 1000, "filter": {"visibility": "ALL"}})
+        answer = requests.post(
+            urls["ozon"] + "/v4/product/info/stocks",
+            headers=headers,
+            timeout=60,
+            json={"cursor": cursor, "limit": 1000, "filter": {"visibility": "ALL"}},
+        )
         answer.raise_for_status()
         page = answer.json()
         for item in page["items"]:
@@ -61,8 +65,15 @@ def run_demo(scenario: dict | None) -> None:
             if seller["marketplace"] == "wildberries":
                 products, warehouses, stock = _wb_summary(server.urls, credentials["token"])
             else:
-                products, warehouses, stock = _ozon_summary(server.urls, credentials["client_id"],
-                                                            credentials["api_key"])
-            table.add_row(seller["name"], seller["marketplace"], str(products), str(warehouses),
-                          f"{stock:,}".replace(",", " "), f"{time.perf_counter() - started:.2f}")
+                products, warehouses, stock = _ozon_summary(
+                    server.urls, credentials["client_id"], credentials["api_key"]
+                )
+            table.add_row(
+                seller["name"],
+                seller["marketplace"],
+                str(products),
+                str(warehouses),
+                f"{stock:,}".replace(",", " "),
+                f"{time.perf_counter() - started:.2f}",
+            )
     console.print(table)

@@ -13,9 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-FaultKind = Literal[
-    "429", "500", "502", "503", "timeout", "reset", "truncated", "malformed", "401", "delay"
-]
+FaultKind = Literal["429", "500", "502", "503", "timeout", "reset", "truncated", "malformed", "401", "delay"]
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 
 
@@ -81,7 +79,11 @@ class RequestLog:
 
     def record(self, service: str, method: str, path: str, status: int, fault: str | None) -> None:
         entry: dict[str, object] = {
-            "time": time.time(), "service": service, "method": method, "path": path, "status": status,
+            "time": time.time(),
+            "service": service,
+            "method": method,
+            "path": path,
+            "status": status,
         }
         if fault:
             entry["fault"] = fault
@@ -89,7 +91,8 @@ class RequestLog:
 
     def query(self, service: str | None = None, since: float | None = None) -> list[dict[str, object]]:
         return [
-            e for e in self.entries
+            e
+            for e in self.entries
             if (service is None or e["service"] == service) and (since is None or e["time"] >= since)  # type: ignore[operator]
         ]
 

@@ -17,9 +17,7 @@ def json_response(
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type=content_type, headers=headers
-    )
+    return web.Response(body=orjson.dumps(data), status=status, content_type=content_type, headers=headers)
 
 
 async def read_json(request: web.Request) -> Any:

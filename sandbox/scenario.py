@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 
 class ScenarioError(ValueError):

@@ -41,7 +41,9 @@ def _abort_with_reset(request: web.Request) -> None:
     transport.abort()
 
 
-async def _apply_fault(request: web.Request, handler: Any, rule: FaultRule, errors: ErrorFamily) -> web.StreamResponse:
+async def _apply_fault(
+    request: web.Request, handler: Any, rule: FaultRule, errors: ErrorFamily
+) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     scale = state.switches.time_scale
     kind = rule.kind
@@ -69,8 +71,9 @@ async def _apply_fault(request: web.Request, handler: Any, rule: FaultRule, erro
     assert isinstance(body, bytes | bytearray)
     if kind == "malformed":
         return web.Response(
-            body=bytes(body[: max(1, len(body) // 2)]) + b'<html>upstream error',
-            status=response.status, content_type=response.content_type,
+            body=bytes(body[: max(1, len(body) // 2)]) + b"<html>upstream error",
+            status=response.status,
+            content_type=response.content_type,
         )
     # truncated: announce the full length, send half, drop the connection.
     stream = web.StreamResponse(status=response.status, headers={"Content-Type": response.content_type})
@@ -126,7 +129,10 @@ async def control_settings(request: web.Request) -> web.Response:
         known = {f.name for f in fields(Switches)}
         if not isinstance(body, dict) or set(body) - known:
             return json_response(
-                {"error": "invalid_settings", "message": f"settings are a JSON object with keys from {sorted(known)}"},
+                {
+                    "error": "invalid_settings",
+                    "message": f"settings are a JSON object with keys from {sorted(known)}",
+                },
                 400,
             )
         for key, value in body.items():
@@ -147,11 +153,16 @@ async def control_faults(request: web.Request) -> web.Response:
     elif request.method == "POST":
         body = await read_json(request)
         try:
-            rule = state.faults.add(FaultRule(
-                service=str(body.get("service", "*")), endpoint=str(body.get("endpoint", "*")),
-                kind=body["kind"], count=body.get("count"), fraction=body.get("fraction"),
-                delay=float(body.get("delay", 30.0)),
-            ))
+            rule = state.faults.add(
+                FaultRule(
+                    service=str(body.get("service", "*")),
+                    endpoint=str(body.get("endpoint", "*")),
+                    kind=body["kind"],
+                    count=body.get("count"),
+                    fraction=body.get("fraction"),
+                    delay=float(body.get("delay", 30.0)),
+                )
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             return json_response({"error": "invalid_fault", "message": str(exc)}, 400)
         return json_response(asdict(rule), 201)
@@ -194,8 +205,14 @@ def build_app(state: SandboxState | None = None) -> web.Application:
 class SandboxServer:
     """The sandbox in a background thread of this process (tests, the demo, benchmarks)."""
 
-    def __init__(self, scenario: Scenario | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_scale: float = 1.0,
+    ) -> None:
         self.state = SandboxState()
         self.state.set_time_scale(time_scale)
         if scenario is not None:

@@ -11,7 +11,9 @@ from aiohttp import web
 class ErrorFamily(Protocol):
     """How a service words the errors the sandbox injects (each real host has its own shape)."""
 
-    def rate_limited(self, retry_after: float, limit: int, reset_after: float, scale: float) -> web.Response: ...
+    def rate_limited(
+        self, retry_after: float, limit: int, reset_after: float, scale: float
+    ) -> web.Response: ...
 
     def unauthorized(self, path: str) -> web.Response: ...
 
@@ -40,7 +42,7 @@ SERVICES: tuple[Service, ...] = (
 def split_path(path: str) -> tuple[Service | None, str]:
     for service in SERVICES:
         if path == service.prefix or path.startswith(service.prefix + "/"):
-            return service, path[len(service.prefix):] or "/"
+            return service, path[len(service.prefix) :] or "/"
     return None, path
 
 

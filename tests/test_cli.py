@@ -20,7 +20,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = run_cli("sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1")
+    result = run_cli(
+        "sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1"
+    )
     assert result.returncode == 0, result.stderr
     path = tmp_path_factory.mktemp("scenario") / "s.json"
     path.write_text(result.stdout)
@@ -29,8 +31,12 @@ def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def served(scenario_file: Path) -> Iterator[dict[str, str]]:
-    process = subprocess.Popen([CLI, "sandbox", "serve", "--scenario", str(scenario_file), "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [CLI, "sandbox", "serve", "--scenario", str(scenario_file), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         urls = json.loads(process.stdout.readline())
@@ -43,32 +49,53 @@ def served(scenario_file: Path) -> Iterator[dict[str, str]]:
 def test_generate_is_seeded_and_pairs_wb_with_ozon(scenario_file: Path) -> None:
     scenario = json.loads(scenario_file.read_text())
     assert scenario["version"] == 1
-    assert [(s["name"], s["marketplace"]) for s in scenario["sellers"]][0][1] == "wildberries"
+    assert scenario["sellers"][0]["marketplace"] == "wildberries"
+    # Seller 2 sells on both marketplaces: two entries under one name.
+    assert scenario["sellers"][1]["name"] == scenario["sellers"][2]["name"]
     assert sorted(s["marketplace"] for s in scenario["sellers"]) == ["ozon", "wildberries", "wildberries"]
-    again = run_cli("sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1")
+    again = run_cli(
+        "sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1"
+    )
     assert json.loads(again.stdout)["sellers"] == scenario["sellers"]
 
 
-def test_serve_prints_base_urls_first_and_answers_with_scenario_keys(served: dict[str, str],
-                                                                    scenario_file: Path) -> None:
-    assert set(served) >= {"wb_content", "wb_analytics", "wb_statistics", "wb_marketplace", "wb_common", "ozon"}
+def test_serve_prints_base_urls_first_and_answers_with_scenario_keys(
+    served: dict[str, str], scenario_file: Path
+) -> None:
+    assert set(served) >= {
+        "wb_content",
+        "wb_analytics",
+        "wb_statistics",
+        "wb_marketplace",
+        "wb_common",
+        "ozon",
+    }
     scenario = json.loads(scenario_file.read_text())
     wb = next(s for s in scenario["sellers"] if s["marketplace"] == "wildberries")
     ozon = next(s for s in scenario["sellers"] if s["marketplace"] == "ozon")
 
     token = {"Authorization": wb["credentials"]["token"]}
-    report = requests.post(served["wb_analytics"] + "/api/analytics/v1/stocks-report/wb-warehouses",
-                           json={}, headers=token, timeout=30)
+    report = requests.post(
+        served["wb_analytics"] + "/api/analytics/v1/stocks-report/wb-warehouses",
+        json={},
+        headers=token,
+        timeout=30,
+    )
     assert report.status_code == 200 and report.json()["data"]["items"]
     wrong = requests.get(served["wb_content"] + "/ping", headers={"Authorization": "wrong"}, timeout=30)
     assert wrong.status_code == 401
 
     keys = {"Client-Id": ozon["credentials"]["client_id"], "Api-Key": ozon["credentials"]["api_key"]}
-    products = requests.post(served["ozon"] + "/v3/product/list", json={"limit": 10, "last_id": ""},
-                             headers=keys, timeout=30)
+    products = requests.post(
+        served["ozon"] + "/v3/product/list", json={"limit": 10, "last_id": ""}, headers=keys, timeout=30
+    )
     assert products.status_code == 200 and products.json()["result"]["items"]
-    bad_key = requests.post(served["ozon"] + "/v3/product/list", json={"limit": 10},
-                            headers={**keys, "Api-Key": "00000000-0000-0000-0000-000000000000"}, timeout=30)
+    bad_key = requests.post(
+        served["ozon"] + "/v3/product/list",
+        json={"limit": 10},
+        headers={**keys, "Api-Key": "00000000-0000-0000-0000-000000000000"},
+        timeout=30,
+    )
     assert bad_key.status_code in (401, 403, 404) and bad_key.json()["code"] == 5
 
 

@@ -38,8 +38,11 @@ def wildberries_source(
         for size in client.sizes():
             yield {**common, **size, "barcodes": ",".join(size["barcodes"])}
 
-    @dlt.resource(name="wb_stock", primary_key=("snapshot_at", "chrt_id", "warehouse_kind", "warehouse_name"),
-                  write_disposition="merge")
+    @dlt.resource(
+        name="wb_stock",
+        primary_key=("snapshot_at", "chrt_id", "warehouse_kind", "warehouse_name"),
+        write_disposition="merge",
+    )
     def stock() -> Iterator[dict[str, Any]]:
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in client.wb_warehouse_stock() + client.seller_warehouse_stock():

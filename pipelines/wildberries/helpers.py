@@ -29,8 +29,13 @@ class WbUrls:
 
     @classmethod
     def from_sandbox(cls, urls: dict[str, str]) -> WbUrls:
-        return cls(urls["wb_content"], urls["wb_analytics"], urls["wb_statistics"], urls["wb_marketplace"],
-                   urls["wb_common"])
+        return cls(
+            urls["wb_content"],
+            urls["wb_analytics"],
+            urls["wb_statistics"],
+            urls["wb_marketplace"],
+            urls["wb_common"],
+        )
 
 
 def key_fingerprint(secret: str) -> str:
@@ -41,8 +46,13 @@ def key_fingerprint(secret: str) -> str:
 class WbClient:
     def __init__(self, token: str, urls: WbUrls, policy: HttpPolicy | None = None) -> None:
         self.urls = urls
-        self.api = ApiClient("wildberries", key_fingerprint(token), {"Authorization": token},
-                             policy or HttpPolicy(), penalized_4xx=S.PENALIZED_4XX)
+        self.api = ApiClient(
+            "wildberries",
+            key_fingerprint(token),
+            {"Authorization": token},
+            policy or HttpPolicy(),
+            penalized_4xx=S.PENALIZED_4XX,
+        )
         self._sizes: list[dict[str, Any]] | None = None
 
     # --- token -------------------------------------------------------------------------------
@@ -51,17 +61,27 @@ class WbClient:
         """Ping each host the sync needs; name every category the token lacks."""
         missing = []
         for host in hosts:
-            status, body = self.api.call("GET", getattr(self.urls, host) + "/ping", S.PING,
-                                         endpoint=f"WB {host} /ping", allow_statuses=frozenset({401}))
+            status, body = self.api.call(
+                "GET",
+                getattr(self.urls, host) + "/ping",
+                S.PING,
+                endpoint=f"WB {host} /ping",
+                allow_statuses=frozenset({401}),
+            )
             if status == 401:
                 detail = str((body or {}).get("detail", ""))
                 if "scope not allowed" not in detail:
-                    raise MarketplaceAuthError("WB /ping", f"the token was refused: {detail or 'HTTP 401'}", 401)
+                    raise MarketplaceAuthError(
+                        "WB /ping", f"the token was refused: {detail or 'HTTP 401'}", 401
+                    )
                 missing.append(S.HOST_CATEGORIES[host])
         if missing:
             raise MarketplaceAuthError(
-                "WB /ping", "the token lacks the API categories " + ", ".join(missing)
-                + "; create a token with them in the seller cabinet", 401,
+                "WB /ping",
+                "the token lacks the API categories "
+                + ", ".join(missing)
+                + "; create a token with them in the seller cabinet",
+                401,
             )
 
     # --- products ------------------------------------------------------------------------------
@@ -76,13 +96,21 @@ class WbClient:
         cursor: dict[str, Any] = {"limit": S.CARDS_PAGE}
         while True:
             body = {"settings": {"sort": {"ascending": True}, "cursor": cursor, "filter": {"withPhoto": -1}}}
-            _, page = self.api.call("POST", self.urls.content + S.CARDS_LIST, S.GROUP_CARDS,
-                                    endpoint="WB content cards/list", json_body=body)
+            _, page = self.api.call(
+                "POST",
+                self.urls.content + S.CARDS_LIST,
+                S.GROUP_CARDS,
+                endpoint="WB content cards/list",
+                json_body=body,
+            )
             yield from page["cards"]
             if page["cursor"]["total"] < S.CARDS_PAGE:
                 return
-            cursor = {"limit": S.CARDS_PAGE, "updatedAt": page["cursor"]["updatedAt"],
-                      "nmID": page["cursor"]["nmID"]}
+            cursor = {
+                "limit": S.CARDS_PAGE,
+                "updatedAt": page["cursor"]["updatedAt"],
+                "nmID": page["cursor"]["nmID"],
+            }
 
     # --- stock -----------------------------------------------------------------------------------
 
@@ -92,32 +120,54 @@ class WbClient:
         rows = self._report(S.STOCKS_WB, S.GROUP_STOCKS_WB, "WB stocks-report/wb-warehouses")
         if rows is None:
             return self.remains_stock()
-        return [{
-            "nm_id": r["nmId"], "chrt_id": r["chrtId"], "warehouse_id": r["warehouseId"],
-            "warehouse_name": r["warehouseName"], "region": r["regionName"], "warehouse_kind": "FBO",
-            "quantity": r["quantity"], "in_way_to_client": r["inWayToClient"],
-            "in_way_from_client": r["inWayFromClient"],
-        } for r in rows]
+        return [
+            {
+                "nm_id": r["nmId"],
+                "chrt_id": r["chrtId"],
+                "warehouse_id": r["warehouseId"],
+                "warehouse_name": r["warehouseName"],
+                "region": r["regionName"],
+                "warehouse_kind": "FBO",
+                "quantity": r["quantity"],
+                "in_way_to_client": r["inWayToClient"],
+                "in_way_from_client": r["inWayFromClient"],
+            }
+            for r in rows
+        ]
 
     def seller_warehouse_stock(self) -> list[dict[str, Any]]:
         """Stock on the seller's own (FBS) warehouses: the 2026 report, else a per-warehouse fan-out."""
         rows = self._report(S.STOCKS_SELLER, S.GROUP_STOCKS_SELLER, "WB stocks-report/seller-warehouses")
         if rows is None:
             return self._seller_stock_fan_out()
-        return [{
-            "nm_id": r["nmId"], "chrt_id": r["chrtId"], "warehouse_id": r["warehouseId"],
-            "warehouse_name": r["warehouseName"], "region": r.get("regionName", ""), "warehouse_kind": "FBS",
-            "quantity": r["quantity"], "in_way_to_client": 0, "in_way_from_client": 0,
-        } for r in rows]
+        return [
+            {
+                "nm_id": r["nmId"],
+                "chrt_id": r["chrtId"],
+                "warehouse_id": r["warehouseId"],
+                "warehouse_name": r["warehouseName"],
+                "region": r.get("regionName", ""),
+                "warehouse_kind": "FBS",
+                "quantity": r["quantity"],
+                "in_way_to_client": 0,
+                "in_way_from_client": 0,
+            }
+            for r in rows
+        ]
 
     def _report(self, path: str, group: Any, endpoint: str) -> list[dict[str, Any]] | None:
         """All rows of a stocks-report (offset paging); None when WB refuses this token type."""
         rows: list[dict[str, Any]] = []
         offset = 0
         while True:
-            status, body = self.api.call("POST", self.urls.analytics + path, group, endpoint=endpoint,
-                                         json_body={"limit": S.REPORT_PAGE, "offset": offset},
-                                         allow_statuses=frozenset({403}))
+            status, body = self.api.call(
+                "POST",
+                self.urls.analytics + path,
+                group,
+                endpoint=endpoint,
+                json_body={"limit": S.REPORT_PAGE, "offset": offset},
+                allow_statuses=frozenset({403}),
+            )
             if status == 403:
                 return None
             page = body["data"]["items"] if body else []  # 204 = WB has no stock for this seller
@@ -127,8 +177,12 @@ class WbClient:
             offset += S.REPORT_PAGE
 
     def _seller_stock_fan_out(self) -> list[dict[str, Any]]:
-        _, warehouses = self.api.call("GET", self.urls.marketplace + S.SELLER_WAREHOUSES,
-                                      S.GROUP_SELLER_WAREHOUSES, endpoint="WB /api/v3/warehouses")
+        _, warehouses = self.api.call(
+            "GET",
+            self.urls.marketplace + S.SELLER_WAREHOUSES,
+            S.GROUP_SELLER_WAREHOUSES,
+            endpoint="WB /api/v3/warehouses",
+        )
         by_chrt = {s["chrt_id"]: s for s in self.sizes()}
         chrt_ids = list(by_chrt)
         rows = []
@@ -136,18 +190,27 @@ class WbClient:
             path = S.SELLER_STOCKS.format(warehouse_id=warehouse["id"])
             for start in range(0, len(chrt_ids), S.SELLER_STOCKS_BATCH):
                 _, body = self.api.call(
-                    "POST", self.urls.marketplace + path, S.GROUP_SELLER_STOCKS,
+                    "POST",
+                    self.urls.marketplace + path,
+                    S.GROUP_SELLER_STOCKS,
                     endpoint="WB /api/v3/stocks/{warehouseId}",
-                    json_body={"chrtIds": chrt_ids[start:start + S.SELLER_STOCKS_BATCH]},
+                    json_body={"chrtIds": chrt_ids[start : start + S.SELLER_STOCKS_BATCH]},
                 )
                 for stock in body["stocks"]:
                     if stock["amount"]:
-                        rows.append({
-                            "nm_id": by_chrt[stock["chrtId"]]["nm_id"], "chrt_id": stock["chrtId"],
-                            "warehouse_id": warehouse["id"], "warehouse_name": warehouse["name"], "region": "",
-                            "warehouse_kind": "FBS", "quantity": stock["amount"], "in_way_to_client": 0,
-                            "in_way_from_client": 0,
-                        })
+                        rows.append(
+                            {
+                                "nm_id": by_chrt[stock["chrtId"]]["nm_id"],
+                                "chrt_id": stock["chrtId"],
+                                "warehouse_id": warehouse["id"],
+                                "warehouse_name": warehouse["name"],
+                                "region": "",
+                                "warehouse_kind": "FBS",
+                                "quantity": stock["amount"],
+                                "in_way_to_client": 0,
+                                "in_way_from_client": 0,
+                            }
+                        )
         return rows
 
     def remains_stock(self) -> list[dict[str, Any]]:
@@ -156,12 +219,21 @@ class WbClient:
         Transit pseudo-rows are per size, not per warehouse: they become one TRANSIT row per size.
         """
         flags = {f: "true" for f in ("groupByNm", "groupBySa", "groupByBarcode", "groupBySize")}
-        _, created = self.api.call("GET", self.urls.analytics + S.REMAINS_CREATE, S.GROUP_REMAINS_CREATE,
-                                   endpoint="WB warehouse_remains (create)", params=flags)
+        _, created = self.api.call(
+            "GET",
+            self.urls.analytics + S.REMAINS_CREATE,
+            S.GROUP_REMAINS_CREATE,
+            endpoint="WB warehouse_remains (create)",
+            params=flags,
+        )
         task_id = created["data"]["taskId"]
         for _ in range(S.REMAINS_MAX_POLLS):
-            _, status = self.api.call("GET", self.urls.analytics + S.REMAINS_STATUS.format(task_id=task_id),
-                                      S.GROUP_REMAINS_STATUS, endpoint="WB warehouse_remains (status)")
+            _, status = self.api.call(
+                "GET",
+                self.urls.analytics + S.REMAINS_STATUS.format(task_id=task_id),
+                S.GROUP_REMAINS_STATUS,
+                endpoint="WB warehouse_remains (status)",
+            )
             state = status["data"]["status"]
             if state == "done":
                 break
@@ -170,13 +242,19 @@ class WbClient:
             time.sleep(S.REMAINS_POLL_SECONDS / self.api.policy.time_scale)
         else:
             raise MarketplaceError("WB warehouse_remains", "the report was not ready in time")
-        _, rows = self.api.call("GET", self.urls.analytics + S.REMAINS_DOWNLOAD.format(task_id=task_id),
-                                S.GROUP_REMAINS_DOWNLOAD, endpoint="WB warehouse_remains (download)")
+        _, rows = self.api.call(
+            "GET",
+            self.urls.analytics + S.REMAINS_DOWNLOAD.format(task_id=task_id),
+            S.GROUP_REMAINS_DOWNLOAD,
+            endpoint="WB warehouse_remains (download)",
+        )
         by_barcode = {b: s for s in self.sizes() for b in s["barcodes"]}
         by_size = {(s["nm_id"], s["tech_size"]): s for s in self.sizes()}
         out = []
         for row in rows or []:  # 204 = no stock at all
-            size = by_barcode.get(row.get("barcode", "")) or by_size.get((row.get("nmId"), row.get("techSize")))
+            size = by_barcode.get(row.get("barcode", "")) or by_size.get(
+                (row.get("nmId"), row.get("techSize"))
+            )
             if size is None:
                 continue  # a card in the trash: WB still reports its stock, we cannot name it
             transit = {"to": 0, "from": 0}
@@ -187,17 +265,33 @@ class WbClient:
                 elif name == S.REMAINS_FROM_CLIENT:
                     transit["from"] = entry["quantity"]
                 elif name not in S.REMAINS_PSEUDO:
-                    out.append({
-                        "nm_id": size["nm_id"], "chrt_id": size["chrt_id"], "warehouse_id": None,
-                        "warehouse_name": name, "region": "", "warehouse_kind": "FBO",
-                        "quantity": entry["quantity"], "in_way_to_client": 0, "in_way_from_client": 0,
-                    })
+                    out.append(
+                        {
+                            "nm_id": size["nm_id"],
+                            "chrt_id": size["chrt_id"],
+                            "warehouse_id": None,
+                            "warehouse_name": name,
+                            "region": "",
+                            "warehouse_kind": "FBO",
+                            "quantity": entry["quantity"],
+                            "in_way_to_client": 0,
+                            "in_way_from_client": 0,
+                        }
+                    )
             if transit["to"] or transit["from"]:
-                out.append({
-                    "nm_id": size["nm_id"], "chrt_id": size["chrt_id"], "warehouse_id": None,
-                    "warehouse_name": "", "region": "", "warehouse_kind": "TRANSIT", "quantity": 0,
-                    "in_way_to_client": transit["to"], "in_way_from_client": transit["from"],
-                })
+                out.append(
+                    {
+                        "nm_id": size["nm_id"],
+                        "chrt_id": size["chrt_id"],
+                        "warehouse_id": None,
+                        "warehouse_name": "",
+                        "region": "",
+                        "warehouse_kind": "TRANSIT",
+                        "quantity": 0,
+                        "in_way_to_client": transit["to"],
+                        "in_way_from_client": transit["from"],
+                    }
+                )
         return out
 
     # --- orders ----------------------------------------------------------------------------------
@@ -222,7 +316,10 @@ class WbClient:
             if snapshot:
                 pagination["snapshotTime"] = snapshot
             status, body = self.api.call(
-                "POST", self.urls.analytics + S.ORDER_FEED, S.GROUP_ORDER_FEED, endpoint="WB order-feed",
+                "POST",
+                self.urls.analytics + S.ORDER_FEED,
+                S.GROUP_ORDER_FEED,
+                endpoint="WB order-feed",
                 json_body={"selectedPeriod": {"start": start}, "pagination": pagination},
                 allow_statuses=frozenset({403, 404}),
             )
@@ -231,13 +328,19 @@ class WbClient:
             data = body["data"]
             snapshot = data["snapshotTime"]
             for order in data["orders"]:
-                rows.append({
-                    "srid": order["srid"], "nm_id": order["nmId"], "chrt_id": order["chrtId"],
-                    "ordered_at": order["createdAt"], "changed_at": order["updatedAt"],
-                    "warehouse_name": order["warehouseName"], "warehouse_kind": "FBS" if order["isMp"] else "FBO",
-                    "price": float(order["sellerPrice"]),
-                    "cancelled": order["status"] in ("cancel", "return", "returnDefective"),
-                })
+                rows.append(
+                    {
+                        "srid": order["srid"],
+                        "nm_id": order["nmId"],
+                        "chrt_id": order["chrtId"],
+                        "ordered_at": order["createdAt"],
+                        "changed_at": order["updatedAt"],
+                        "warehouse_name": order["warehouseName"],
+                        "warehouse_kind": "FBS" if order["isMp"] else "FBO",
+                        "price": float(order["sellerPrice"]),
+                        "cancelled": order["status"] in ("cancel", "return", "returnDefective"),
+                    }
+                )
             if len(data["orders"]) < S.ORDER_FEED_PAGE:
                 return rows
             offset += S.ORDER_FEED_PAGE
@@ -249,8 +352,13 @@ class WbClient:
         seen: set[str] = set()
         date_from = since.astimezone(MSK).strftime("%Y-%m-%dT%H:%M:%S")
         while True:
-            _, page = self.api.call("GET", self.urls.statistics + S.SUPPLIER_ORDERS, S.GROUP_SUPPLIER_ORDERS,
-                                    endpoint="WB supplier/orders", params={"dateFrom": date_from, "flag": 0})
+            _, page = self.api.call(
+                "GET",
+                self.urls.statistics + S.SUPPLIER_ORDERS,
+                S.GROUP_SUPPLIER_ORDERS,
+                endpoint="WB supplier/orders",
+                params={"dateFrom": date_from, "flag": 0},
+            )
             fresh = [r for r in page or [] if r["srid"] not in seen]
             if not fresh:
                 return rows
@@ -260,22 +368,34 @@ class WbClient:
                 ordered = datetime.fromisoformat(order["date"]).replace(tzinfo=MSK)
                 if ordered < since:
                     continue
-                rows.append({
-                    "srid": order["srid"], "nm_id": order["nmId"], "chrt_id": size["chrt_id"] if size else None,
-                    "ordered_at": ordered.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "changed_at": datetime.fromisoformat(order["lastChangeDate"]).replace(tzinfo=MSK)
-                    .astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "warehouse_name": order["warehouseName"],
-                    "warehouse_kind": "FBS" if order["warehouseType"] == "Склад продавца" else "FBO",
-                    "price": float(order["priceWithDisc"]), "cancelled": bool(order["isCancel"]),
-                })
+                rows.append(
+                    {
+                        "srid": order["srid"],
+                        "nm_id": order["nmId"],
+                        "chrt_id": size["chrt_id"] if size else None,
+                        "ordered_at": ordered.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "changed_at": datetime.fromisoformat(order["lastChangeDate"])
+                        .replace(tzinfo=MSK)
+                        .astimezone(UTC)
+                        .strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "warehouse_name": order["warehouseName"],
+                        "warehouse_kind": "FBS" if order["warehouseType"] == "Склад продавца" else "FBO",
+                        "price": float(order["priceWithDisc"]),
+                        "cancelled": bool(order["isCancel"]),
+                    }
+                )
             date_from = page[-1]["lastChangeDate"]
 
 
 def _explode_sizes(card: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for size in card["sizes"]:
         yield {
-            "nm_id": card["nmID"], "chrt_id": size["chrtID"], "vendor_code": card["vendorCode"],
-            "brand": card.get("brand", ""), "subject": card.get("subjectName", ""), "title": card.get("title", ""),
-            "tech_size": size.get("techSize", ""), "barcodes": list(size.get("skus") or []),
+            "nm_id": card["nmID"],
+            "chrt_id": size["chrtID"],
+            "vendor_code": card["vendorCode"],
+            "brand": card.get("brand", ""),
+            "subject": card.get("subjectName", ""),
+            "title": card.get("title", ""),
+            "tech_size": size.get("techSize", ""),
+            "barcodes": list(size.get("skus") or []),
         }

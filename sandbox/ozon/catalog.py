@@ -15,16 +15,38 @@ from sandbox.ozon.model import OzonAccount, stable_int
 from sandbox.scenario import OzonProduct
 
 # Every sandbox product is moderated, priced and on sale; these visibilities all list it.
-ON_SALE = frozenset({
-    "ALL", "VISIBLE", "MODERATED", "VALIDATION_STATE_SUCCESS", "IN_SALE", "READY_TO_SUPPLY", "TO_SUPPLY",
-    "BARCODE_EXISTS",
-})
+ON_SALE = frozenset(
+    {
+        "ALL",
+        "VISIBLE",
+        "MODERATED",
+        "VALIDATION_STATE_SUCCESS",
+        "IN_SALE",
+        "READY_TO_SUPPLY",
+        "TO_SUPPLY",
+        "BARCODE_EXISTS",
+    }
+)
 # Real visibilities naming states no sandbox product is in (archived, failed moderation, …).
-NEVER = frozenset({
-    "INVISIBLE", "NOT_MODERATED", "DISABLED", "STATE_FAILED", "VALIDATION_STATE_PENDING",
-    "VALIDATION_STATE_FAIL", "REMOVED_FROM_SALE", "BANNED", "OVERPRICED", "CRITICALLY_OVERPRICED",
-    "EMPTY_BARCODE", "QUARANTINE", "ARCHIVED", "OVERPRICED_WITH_STOCK", "PARTIAL_APPROVED",
-})
+NEVER = frozenset(
+    {
+        "INVISIBLE",
+        "NOT_MODERATED",
+        "DISABLED",
+        "STATE_FAILED",
+        "VALIDATION_STATE_PENDING",
+        "VALIDATION_STATE_FAIL",
+        "REMOVED_FROM_SALE",
+        "BANNED",
+        "OVERPRICED",
+        "CRITICALLY_OVERPRICED",
+        "EMPTY_BARCODE",
+        "QUARANTINE",
+        "ARCHIVED",
+        "OVERPRICED_WITH_STOCK",
+        "PARTIAL_APPROVED",
+    }
+)
 VISIBILITIES = ON_SALE | NEVER | {"EMPTY_STOCK", "VISIBLE_WITH_FBO_STOCK"}
 
 
@@ -43,8 +65,13 @@ def select_products(account: OzonAccount, filters: dict[str, Any]) -> list[OzonP
     visibility = fields.choice(filters, "visibility", VISIBILITIES, "ALL")
     products = account.products
     if offer_ids or product_ids or skus:
-        return [p for p in products if (not offer_ids or p["offer_id"] in offer_ids)
-                and (not product_ids or p["product_id"] in product_ids) and (not skus or p["sku"] in skus)]
+        return [
+            p
+            for p in products
+            if (not offer_ids or p["offer_id"] in offer_ids)
+            and (not product_ids or p["product_id"] in product_ids)
+            and (not skus or p["sku"] in skus)
+        ]
     if visibility in NEVER:
         return []
     if visibility == "EMPTY_STOCK":
@@ -62,19 +89,28 @@ async def product_list(request: web.Request, account: OzonAccount, body: dict[st
     page = [p for p in matching if after is None or p["product_id"] > after][:limit]
     items = [
         {
-            "product_id": p["product_id"], "offer_id": p["offer_id"], "sku": p["sku"], "archived": False,
+            "product_id": p["product_id"],
+            "offer_id": p["offer_id"],
+            "sku": p["sku"],
+            "archived": False,
             "has_fbo_stocks": account.scheme_stock(p["sku"], "fbo")[0] > 0,
             "has_fbs_stocks": account.scheme_stock(p["sku"], "fbs")[0] > 0,
             # Economy-tariff quants were switched off on 2026-09-08: always empty now.
-            "is_discounted": False, "quants": [],
+            "is_discounted": False,
+            "quants": [],
         }
         for p in page
     ]
     # `total` was removed on 2026-11-23 (§4.7); `total_items` counts every matching product.
-    return json_response({"result": {
-        "items": items, "total_items": len(matching),
-        "last_id": fields.make_cursor(page[-1]["product_id"]) if page else "",
-    }})
+    return json_response(
+        {
+            "result": {
+                "items": items,
+                "total_items": len(matching),
+                "last_id": fields.make_cursor(page[-1]["product_id"]) if page else "",
+            }
+        }
+    )
 
 
 def _price(value: float) -> str:
@@ -94,28 +130,60 @@ def product_info(account: OzonAccount, product: OzonProduct) -> dict[str, Any]:
     has_stock = any(s["present"] > 0 for s in stocks)
     category = product["category"]
     return {
-        "id": product["product_id"], "offer_id": product["offer_id"], "sku": sku, "name": product["name"],
+        "id": product["product_id"],
+        "offer_id": product["offer_id"],
+        "sku": sku,
+        "name": product["name"],
         "barcodes": [product["barcode"]] if product.get("barcode") else [],
         "description_category_id": 17_000_000 + stable_int(category, 1_000_000),
         "type_id": 90_000 + stable_int(f"type:{category}", 10_000),
-        "currency_code": "RUB", "price": _price(price), "old_price": _price(round(price * 1.25)),
-        "min_price": _price(round(price * 0.9)), "marketing_price": _price(price), "vat": "0.2",
-        "is_archived": False, "is_autoarchived": False, "is_discounted": False, "is_kgt": False,
-        "is_prepayment_allowed": True, "is_super": False, "has_discounted_fbo_item": False,
-        "discounted_fbo_stocks": 0, "volume_weight": 0.5,
-        "images": [], "images360": [], "color_image": [], "primary_image": [],
-        "commissions": [], "errors": [], "promotions": [],
+        "currency_code": "RUB",
+        "price": _price(price),
+        "old_price": _price(round(price * 1.25)),
+        "min_price": _price(round(price * 0.9)),
+        "marketing_price": _price(price),
+        "vat": "0.2",
+        "is_archived": False,
+        "is_autoarchived": False,
+        "is_discounted": False,
+        "is_kgt": False,
+        "is_prepayment_allowed": True,
+        "is_super": False,
+        "has_discounted_fbo_item": False,
+        "discounted_fbo_stocks": 0,
+        "volume_weight": 0.5,
+        "images": [],
+        "images360": [],
+        "color_image": [],
+        "primary_image": [],
+        "commissions": [],
+        "errors": [],
+        "promotions": [],
         "model_info": {"model_id": 1_000_000 + stable_int(f"model:{sku}", 9_000_000), "count": 1},
-        "sources": [{"sku": sku, "source": "sds", "shipment_type": "SHIPMENT_TYPE_GENERAL",
-                     "created_at": iso(created), "quant_code": ""}],
+        "sources": [
+            {
+                "sku": sku,
+                "source": "sds",
+                "shipment_type": "SHIPMENT_TYPE_GENERAL",
+                "created_at": iso(created),
+                "quant_code": "",
+            }
+        ],
         "statuses": {
-            "is_created": True, "moderate_status": "approved", "status": "price_sent",
-            "status_description": "", "status_failed": "", "status_name": "Продается",
-            "status_tooltip": "", "status_updated_at": iso(updated), "validation_status": "success",
+            "is_created": True,
+            "moderate_status": "approved",
+            "status": "price_sent",
+            "status_description": "",
+            "status_failed": "",
+            "status_name": "Продается",
+            "status_tooltip": "",
+            "status_updated_at": iso(updated),
+            "validation_status": "success",
         },
         "stocks": {"has_stock": has_stock, "stocks": stocks},
         "visibility_details": {"has_price": True, "has_stock": has_stock},
-        "created_at": iso(created), "updated_at": iso(updated),
+        "created_at": iso(created),
+        "updated_at": iso(updated),
     }
 
 
@@ -127,7 +195,8 @@ async def product_info_list(request: web.Request, account: OzonAccount, body: di
     if len(offer_ids) + len(product_ids) + len(skus) > 1000:
         raise BadRequest("offer_id, product_id, sku: at most 1000 identifiers in total")
     picked = [
-        p for p in account.products
+        p
+        for p in account.products
         if p["offer_id"] in offer_ids or p["product_id"] in product_ids or p["sku"] in skus
     ]
     return json_response({"items": [product_info(account, p) for p in picked]})

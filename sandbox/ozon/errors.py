@@ -28,7 +28,9 @@ class NotFound(Exception):
     """404 code 5."""
 
 
-def rpc_status(status: int, code: int, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+def rpc_status(
+    status: int, code: int, message: str, *, headers: dict[str, str] | None = None
+) -> web.Response:
     return json_response({"code": code, "message": message, "details": []}, status, headers=headers)
 
 
@@ -54,8 +56,12 @@ def not_found(message: str = "Not found") -> web.Response:
 
 
 def too_many_requests(retry_after: float, scale: float) -> web.Response:
-    return rpc_status(429, RESOURCE_EXHAUSTED, "You have reached request rate limit per second",
-                      headers={"Retry-After": header_seconds(retry_after, scale)})
+    return rpc_status(
+        429,
+        RESOURCE_EXHAUSTED,
+        "You have reached request rate limit per second",
+        headers={"Retry-After": header_seconds(retry_after, scale)},
+    )
 
 
 class OzonErrors:
@@ -67,7 +73,9 @@ class OzonErrors:
     def unauthorized(self, path: str) -> web.Response:
         # A revoked key: Ozon's official text for it (chastye-oshibki.md); the HTTP status of that
         # answer is undocumented, 401 with UNAUTHENTICATED is what the fault kind promises.
-        return rpc_status(401, UNAUTHENTICATED, "Api-key is deactivated, use another one or generate a new one")
+        return rpc_status(
+            401, UNAUTHENTICATED, "Api-key is deactivated, use another one or generate a new one"
+        )
 
     def server_error(self, status: int) -> web.Response:
         if status == 500:

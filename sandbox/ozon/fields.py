@@ -62,8 +62,9 @@ def str_list(body: dict[str, Any], key: str, *, max_items: int = 1000) -> list[s
     return value
 
 
-def integer(body: dict[str, Any], key: str, *, low: int, high: int | None = None,
-            default: int | None = None) -> int:
+def integer(
+    body: dict[str, Any], key: str, *, low: int, high: int | None = None, default: int | None = None
+) -> int:
     """An integer in [low, high]; required when there is no default."""
     raw = body.get(key)
     if raw is None:

@@ -8,10 +8,6 @@ method's GREEN…CRITICAL grades it publishes no thresholds; the bands here are 
 from __future__ import annotations
 
 
-def ads(units: int, days: int) -> float:
-    return round(units / days, 2)
-
-
 def days_of_cover(stock: int, daily: float) -> float:
     """Days the stock lasts at `daily` sales; 0 when nothing sells (Ozon reports no cover then)."""
     return round(stock / daily, 1) if daily > 0 else 0.0

@@ -73,7 +73,10 @@ class OzonAccount:
             by_sku[cell.sku].append(cell)
         account.cells_by_sku = dict(by_sku)
         account.orders = sorted(
-            (ShiftedOrder(o, datetime.fromisoformat(o["at"]).astimezone(UTC) + shift) for o in seller["orders"]),
+            (
+                ShiftedOrder(o, datetime.fromisoformat(o["at"]).astimezone(UTC) + shift)
+                for o in seller["orders"]
+            ),
             key=lambda o: (o.at, o.row["id"]),
         )
         orders_by_sku: dict[int, list[ShiftedOrder]] = defaultdict(list)
@@ -88,7 +91,9 @@ class OzonAccount:
         return "fbo" if self.warehouses[warehouse_id]["kind"] == "marketplace" else "fbs"
 
     def warehouses_of(self, scheme: Scheme) -> list[OzonWarehouse]:
-        return sorted((w for w in self.warehouses.values() if self.scheme(w["id"]) == scheme), key=lambda w: w["id"])
+        return sorted(
+            (w for w in self.warehouses.values() if self.scheme(w["id"]) == scheme), key=lambda w: w["id"]
+        )
 
     def cluster(self, warehouse: OzonWarehouse) -> tuple[int, str]:
         """(cluster_id, cluster_name); a warehouse without a cluster is a cluster of its own."""
@@ -115,8 +120,11 @@ class OzonAccount:
     def fbo_sold(self, sku: int, now: datetime, warehouse_ids: set[int] | None = None) -> list[ShiftedOrder]:
         """Orders of `sku` shipped from Ozon warehouses (optionally some of them), not cancelled."""
         return [
-            o for o in self.orders_by_sku.get(sku, [])
-            if not o.row["cancelled"] and o.at <= now and self.scheme(o.row["warehouse_id"]) == "fbo"
+            o
+            for o in self.orders_by_sku.get(sku, [])
+            if not o.row["cancelled"]
+            and o.at <= now
+            and self.scheme(o.row["warehouse_id"]) == "fbo"
             and (warehouse_ids is None or o.row["warehouse_id"] in warehouse_ids)
         ]
 
@@ -125,7 +133,9 @@ class OzonAccount:
         since = now - timedelta(days=days)
         return sum(o.row["quantity"] for o in self.fbo_sold(sku, now, warehouse_ids) if o.at > since)
 
-    def days_without_sales(self, sku: int, now: datetime, window: int, warehouse_ids: set[int] | None = None) -> int:
+    def days_without_sales(
+        self, sku: int, now: datetime, window: int, warehouse_ids: set[int] | None = None
+    ) -> int:
         """Whole days since the last FBO sale of `sku`, at most `window` (no sale seen in it)."""
         sold = self.fbo_sold(sku, now, warehouse_ids)
         return window if not sold else min(window, (now - sold[-1].at).days)

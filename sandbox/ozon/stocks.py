@@ -27,12 +27,21 @@ ADS_DAYS = 28  # /v1/analytics/stocks averages sales over 28 days
 TURNOVER_ADS_DAYS = 60  # /v1/analytics/turnover/stocks over 60
 WAREHOUSE_TYPES = frozenset({"ALL", "EXPRESS_DARK_STORE", "NOT_EXPRESS_DARK_STORE"})
 ZERO_COUNTS = (
-    "return_to_seller_stock_count", "other_stock_count", "excess_stock_count", "expiring_stock_count",
-    "stock_defect_stock_count", "transit_defect_stock_count", "waiting_docs_stock_count",
+    "return_to_seller_stock_count",
+    "other_stock_count",
+    "excess_stock_count",
+    "expiring_stock_count",
+    "stock_defect_stock_count",
+    "transit_defect_stock_count",
+    "waiting_docs_stock_count",
     "waiting_docs_to_export_stock_count",
     # Added 2026-09-11; the doc shows no types, counts are integers like their neighbours.
-    "inbound_replenishment", "outbound_pending_delivery", "outbound_returns_picking",
-    "outbound_returns_ready_to_ship", "outbound_returns_return_to_seller", "stock_not_being_sold",
+    "inbound_replenishment",
+    "outbound_pending_delivery",
+    "outbound_returns_picking",
+    "outbound_returns_ready_to_ship",
+    "outbound_returns_return_to_seller",
+    "stock_not_being_sold",
 )
 
 
@@ -49,18 +58,26 @@ async def product_stocks(request: web.Request, account: OzonAccount, body: dict[
         stocks = []
         for scheme in ("fbo", "fbs"):
             present, reserved, warehouse_ids = account.scheme_stock(product["sku"], scheme)
-            stocks.append({
-                "type": scheme, "sku": product["sku"], "present": present, "reserved": reserved,
-                "shipment_type": "SHIPMENT_TYPE_GENERAL",
-                # string(int64) in the official spec; some SDKs read numbers, both parse.
-                "warehouse_ids": [str(w) for w in warehouse_ids],
-            })
+            stocks.append(
+                {
+                    "type": scheme,
+                    "sku": product["sku"],
+                    "present": present,
+                    "reserved": reserved,
+                    "shipment_type": "SHIPMENT_TYPE_GENERAL",
+                    # string(int64) in the official spec; some SDKs read numbers, both parse.
+                    "warehouse_ids": [str(w) for w in warehouse_ids],
+                }
+            )
         items.append({"offer_id": product["offer_id"], "product_id": product["product_id"], "stocks": stocks})
     # `total` was removed on 2026-11-23 (§4.5); the cursor is empty once nothing is left.
-    return json_response({
-        "cursor": fields.make_cursor(page[-1]["product_id"]) if len(rest) > limit else "",
-        "total_items": len(matching), "items": items,
-    })
+    return json_response(
+        {
+            "cursor": fields.make_cursor(page[-1]["product_id"]) if len(rest) > limit else "",
+            "total_items": len(matching),
+            "items": items,
+        }
+    )
 
 
 def _analytics_item(account: OzonAccount, cell: StockCell, now: datetime) -> dict[str, Any]:
@@ -68,27 +85,38 @@ def _analytics_item(account: OzonAccount, cell: StockCell, now: datetime) -> dic
     warehouse = account.warehouses[cell.warehouse_id]
     cluster_id, cluster_name = account.cluster(warehouse)
     fbo = account.cells_of("fbo", cell.sku)
-    in_cluster = {c.warehouse_id for c in fbo if account.cluster(account.warehouses[c.warehouse_id])[0] == cluster_id}
+    in_cluster = {
+        c.warehouse_id for c in fbo if account.cluster(account.warehouses[c.warehouse_id])[0] == cluster_id
+    }
     available = sum(c.available for c in fbo)
     cluster_available = sum(c.available for c in fbo if c.warehouse_id in in_cluster)
     daily = account.fbo_units(cell.sku, ADS_DAYS, now) / ADS_DAYS
     cluster_daily = account.fbo_units(cell.sku, ADS_DAYS, now, in_cluster) / ADS_DAYS
     return {
-        "sku": cell.sku, "offer_id": product["offer_id"], "name": product["name"],
-        "warehouse_id": cell.warehouse_id, "warehouse_name": warehouse["name"],
-        "cluster_id": cluster_id, "cluster_name": cluster_name, "macrolocal_cluster_id": cluster_id,
-        "available_stock_count": cell.available, "valid_stock_count": cell.available,
-        "transit_stock_count": cell.to_client, "requested_stock_count": 0,
+        "sku": cell.sku,
+        "offer_id": product["offer_id"],
+        "name": product["name"],
+        "warehouse_id": cell.warehouse_id,
+        "warehouse_name": warehouse["name"],
+        "cluster_id": cluster_id,
+        "cluster_name": cluster_name,
+        "macrolocal_cluster_id": cluster_id,
+        "available_stock_count": cell.available,
+        "valid_stock_count": cell.available,
+        "transit_stock_count": cell.to_client,
+        "requested_stock_count": 0,
         "return_from_customer_stock_count": cell.from_client,
         **dict.fromkeys(ZERO_COUNTS, 0),
-        "ads": round(daily, 2), "ads_cluster": round(cluster_daily, 2),
+        "ads": round(daily, 2),
+        "ads_cluster": round(cluster_daily, 2),
         "idc": metrics.days_of_cover(available, daily),
         "idc_cluster": metrics.days_of_cover(cluster_available, cluster_daily),
         "days_without_sales": account.days_without_sales(cell.sku, now, ADS_DAYS),
         "days_without_sales_cluster": account.days_without_sales(cell.sku, now, ADS_DAYS, in_cluster),
         "turnover_grade": metrics.liquidity_grade(available, daily),
         "turnover_grade_cluster": metrics.liquidity_grade(cluster_available, cluster_daily),
-        "item_tags": [], "placement_zone": [],
+        "item_tags": [],
+        "placement_zone": [],
     }
 
 
@@ -116,20 +144,28 @@ async def analytics_stocks(request: web.Request, account: OzonAccount, body: dic
 
 
 @endpoint()
-async def _stock_on_warehouses(request: web.Request, account: OzonAccount, body: dict[str, Any]) -> web.Response:
+async def _stock_on_warehouses(
+    request: web.Request, account: OzonAccount, body: dict[str, Any]
+) -> web.Response:
     limit = fields.integer(body, "limit", low=1, high=1000)
     offset = fields.integer(body, "offset", low=0, default=0)
     # The sandbox has no express dark stores: asking for them alone finds nothing.
     if fields.choice(body, "warehouse_type", WAREHOUSE_TYPES, "ALL") == "EXPRESS_DARK_STORE":
         return json_response({"result": {"rows": []}})
     rows = []
-    for cell in account.cells_of("fbo")[offset: offset + limit]:
+    for cell in account.cells_of("fbo")[offset : offset + limit]:
         product = account.by_sku[cell.sku]
-        rows.append({
-            "sku": cell.sku, "item_code": product["offer_id"], "item_name": product["name"],
-            "free_to_sell_amount": cell.available, "promised_amount": cell.to_client,
-            "reserved_amount": cell.reserved, "warehouse_name": account.warehouses[cell.warehouse_id]["name"],
-        })
+        rows.append(
+            {
+                "sku": cell.sku,
+                "item_code": product["offer_id"],
+                "item_name": product["name"],
+                "free_to_sell_amount": cell.available,
+                "promised_amount": cell.to_client,
+                "reserved_amount": cell.reserved,
+                "warehouse_name": account.warehouses[cell.warehouse_id]["name"],
+            }
+        )
     return json_response({"result": {"rows": rows}})
 
 
@@ -148,19 +184,29 @@ async def turnover(request: web.Request, account: OzonAccount, body: dict[str, A
     # With `sku` given, limit and offset are optional (method description, S5).
     limit = fields.integer(body, "limit", low=1, high=1000, default=1000 if skus else None)
     offset = fields.integer(body, "offset", low=0, default=0)
-    products = [account.by_sku[s] for s in dict.fromkeys(skus) if s in account.by_sku] if skus else account.products
+    products = (
+        [account.by_sku[s] for s in dict.fromkeys(skus) if s in account.by_sku] if skus else account.products
+    )
     now = datetime.now(UTC)
     items = []
-    for product in products[offset: offset + limit]:
+    for product in products[offset : offset + limit]:
         sku = product["sku"]
         stock = account.scheme_stock(sku, "fbo")[0]
         daily = account.fbo_units(sku, TURNOVER_ADS_DAYS, now) / TURNOVER_ADS_DAYS
         # Turnover is average stock over sales speed; the scenario keeps no stock history, so the
         # current stock stands in for the average and turnover equals days of cover.
         cover = metrics.days_of_cover(stock, daily)
-        items.append({
-            "sku": sku, "offer_id": product["offer_id"], "name": product["name"], "current_stock": stock,
-            "ads": round(daily, 2), "idc": cover, "idc_grade": metrics.cover_grade(stock, daily),
-            "turnover": cover, "turnover_grade": metrics.turnover_grade(stock, daily),
-        })
+        items.append(
+            {
+                "sku": sku,
+                "offer_id": product["offer_id"],
+                "name": product["name"],
+                "current_stock": stock,
+                "ads": round(daily, 2),
+                "idc": cover,
+                "idc_grade": metrics.cover_grade(stock, daily),
+                "turnover": cover,
+                "turnover_grade": metrics.turnover_grade(stock, daily),
+            }
+        )
     return json_response({"items": items})

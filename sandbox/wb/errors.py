@@ -10,14 +10,25 @@ from sandbox.ratelimit import header_seconds
 PROBLEM = "application/problem+json"
 
 
-def gateway(status: int, title: str, detail: str, status_text: str, *, content_type: str = "application/json",
-            headers: dict[str, str] | None = None) -> web.Response:
+def gateway(
+    status: int,
+    title: str,
+    detail: str,
+    status_text: str,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """The API gateway's shape (401, 429, some 403), origin `s2s-api-auth-catalog`."""
     body = {
-        "title": title, "detail": detail,
+        "title": title,
+        "detail": detail,
         "code": f"07e4668e-{request_id()[:12]}-[UK-4dx7JUdskGZ]",
-        "requestId": request_id(), "origin": "s2s-api-auth-catalog",
-        "status": status, "statusText": status_text, "timestamp": utc_now_iso(),
+        "requestId": request_id(),
+        "origin": "s2s-api-auth-catalog",
+        "status": status,
+        "statusText": status_text,
+        "timestamp": utc_now_iso(),
     }
     return json_response(body, status, content_type=content_type, headers=headers)
 
@@ -33,14 +44,29 @@ def too_many_requests(retry_after: float, limit: int, reset_after: float, scale:
         "X-Ratelimit-Limit": str(limit),
         "X-Ratelimit-Reset": header_seconds(reset_after, scale),
     }
-    return gateway(429, "too many requests", f"limited by {request_id()[:8]}-a7fb-4bb4-abb0-32fd4e18d489",
-                   "Too Many Requests", content_type=PROBLEM, headers=headers)
+    return gateway(
+        429,
+        "too many requests",
+        f"limited by {request_id()[:8]}-a7fb-4bb4-abb0-32fd4e18d489",
+        "Too Many Requests",
+        content_type=PROBLEM,
+        headers=headers,
+    )
 
 
-def analytics(status: int, title: str, detail: str, *, origin: str = "analytics-open-api",
-              content_type: str = "application/json") -> web.Response:
-    return json_response({"title": title, "detail": detail, "requestId": request_id(), "origin": origin},
-                         status, content_type=content_type)
+def analytics(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    origin: str = "analytics-open-api",
+    content_type: str = "application/json",
+) -> web.Response:
+    return json_response(
+        {"title": title, "detail": detail, "requestId": request_id(), "origin": origin},
+        status,
+        content_type=content_type,
+    )
 
 
 def statistics(status: int, errors: list[str] | str) -> web.Response:

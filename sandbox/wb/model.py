@@ -59,7 +59,9 @@ class WbAccount:
         try:
             claims = read_token(seller["credentials"]["token"])
         except TokenError as exc:
-            raise ValueError(f"seller {seller['name']}: the scenario's WB token is not a JWT ({exc})") from None
+            raise ValueError(
+                f"seller {seller['name']}: the scenario's WB token is not a JWT ({exc})"
+            ) from None
         account = cls(seller=seller, shift=shift, now=now, claims=claims)
         account.warehouses = {w["id"]: w for w in seller["warehouses"]}
         for product in seller["products"]:
@@ -68,7 +70,9 @@ class WbAccount:
         for stock in seller["stocks"]:
             kind = account.warehouses[stock["warehouse_id"]]["kind"]
             (account.wb_stocks if kind == "marketplace" else account.seller_stocks).append(stock)
-        account.orders = sorted((account._shift_order(o) for o in seller["orders"]), key=lambda o: o.last_change)
+        account.orders = sorted(
+            (account._shift_order(o) for o in seller["orders"]), key=lambda o: o.last_change
+        )
         account.cards = account._build_cards()
         return account
 
@@ -93,28 +97,42 @@ class WbAccount:
             updated = self.now - timedelta(minutes=_stable_int(str(nm_id), 60 * 24 * 200))
             stamp = updated.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-1] + "Z"
             subject_id = product.get("subject_id") or 1000 + _stable_int(product["subject"], 9000)
-            cards.append({
-                "nmID": nm_id,
-                "imtID": nm_id + 100_000_000,
-                "nmUUID": hashlib.md5(str(nm_id).encode()).hexdigest()[:8] + "-0000-7000-8000-000000000000",
-                "subjectID": subject_id,
-                "subjectName": product["subject"],
-                "vendorCode": product["vendor_code"],
-                "brand": product["brand"],
-                "title": product["title"],
-                "description": "",
-                "needKiz": False,
-                "photos": [],
-                "dimensions": {"length": 10, "width": 10, "height": 5, "weightBrutto": 0.3, "isValid": True},
-                "characteristics": [],
-                "sizes": [
-                    {"chrtID": s["chrt_id"], "techSize": s["tech_size"], "wbSize": "", "skus": s["barcodes"]}
-                    for s in product["sizes"]
-                ],
-                "tags": [],
-                "createdAt": stamp,
-                "updatedAt": stamp,
-            })
+            cards.append(
+                {
+                    "nmID": nm_id,
+                    "imtID": nm_id + 100_000_000,
+                    "nmUUID": hashlib.md5(str(nm_id).encode()).hexdigest()[:8]
+                    + "-0000-7000-8000-000000000000",
+                    "subjectID": subject_id,
+                    "subjectName": product["subject"],
+                    "vendorCode": product["vendor_code"],
+                    "brand": product["brand"],
+                    "title": product["title"],
+                    "description": "",
+                    "needKiz": False,
+                    "photos": [],
+                    "dimensions": {
+                        "length": 10,
+                        "width": 10,
+                        "height": 5,
+                        "weightBrutto": 0.3,
+                        "isValid": True,
+                    },
+                    "characteristics": [],
+                    "sizes": [
+                        {
+                            "chrtID": s["chrt_id"],
+                            "techSize": s["tech_size"],
+                            "wbSize": "",
+                            "skus": s["barcodes"],
+                        }
+                        for s in product["sizes"]
+                    ],
+                    "tags": [],
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                }
+            )
         cards.sort(key=lambda c: (c["updatedAt"], c["nmID"]))
         return cards
 
@@ -130,7 +148,9 @@ class WbAccount:
 
     # --- endpoints' data ---------------------------------------------------------------------------
 
-    def wb_warehouse_items(self, mode: WarehouseMode, nm_ids: set[int] | None, chrt_ids: set[int] | None) -> list[dict]:
+    def wb_warehouse_items(
+        self, mode: WarehouseMode, nm_ids: set[int] | None, chrt_ids: set[int] | None
+    ) -> list[dict]:
         """stocks-report/wb-warehouses: one row per size per WB warehouse."""
         rows: dict[tuple[int, int], dict] = {}
         for stock in self.wb_stocks:
@@ -148,9 +168,14 @@ class WbAccount:
             row = rows.get(key)
             if row is None:
                 row = rows[key] = {
-                    "nmId": product["nm_id"], "chrtId": stock["chrt_id"], "warehouseId": wid,
-                    "warehouseName": name, "regionName": region,
-                    "quantity": 0, "inWayToClient": 0, "inWayFromClient": 0,
+                    "nmId": product["nm_id"],
+                    "chrtId": stock["chrt_id"],
+                    "warehouseId": wid,
+                    "warehouseName": name,
+                    "regionName": region,
+                    "quantity": 0,
+                    "inWayToClient": 0,
+                    "inWayFromClient": 0,
                 }
             row["quantity"] += stock["quantity"]
             row["inWayToClient"] += stock.get("in_way_to_client", 0)
@@ -167,11 +192,16 @@ class WbAccount:
             if nm_ids and chrt_ids and stock["chrt_id"] not in chrt_ids:
                 continue
             warehouse = self.warehouses[stock["warehouse_id"]]
-            items.append({
-                "chrtId": stock["chrt_id"], "nmId": product["nm_id"], "quantity": stock["quantity"],
-                "regionName": warehouse.get("region", ""), "warehouseId": warehouse["id"],
-                "warehouseName": warehouse["name"],
-            })
+            items.append(
+                {
+                    "chrtId": stock["chrt_id"],
+                    "nmId": product["nm_id"],
+                    "quantity": stock["quantity"],
+                    "regionName": warehouse.get("region", ""),
+                    "warehouseId": warehouse["id"],
+                    "warehouseName": warehouse["name"],
+                }
+            )
         return items
 
     def seller_warehouses(self) -> list[WbWarehouse]:

@@ -22,7 +22,7 @@ from sandbox.state import SandboxState
 from sandbox.wb import errors
 from sandbox.wb import limits as L
 from sandbox.wb.model import MSK, WbAccount
-from sandbox.wb.tokens import TokenError, read_token
+from sandbox.wb.tokens import TokenClaims, TokenError, read_token
 
 Handler = Callable[[web.Request, WbAccount], Awaitable[web.Response]]
 
@@ -51,6 +51,9 @@ def _service(request: web.Request) -> Service:
     return request[SERVICE_KEY]
 
 
+CLAIMS_KEY = web.RequestKey("wb_claims", TokenClaims)
+
+
 def _authenticate(request: web.Request) -> WbAccount | web.Response:
     service = _service(request)
     header = request.headers.get("Authorization", "").strip()
@@ -71,6 +74,7 @@ def _authenticate(request: web.Request) -> WbAccount | web.Response:
         return errors.unauthorized("token scope not allowed")
     if claims.read_only and request.method in ("PUT", "PATCH", "DELETE"):
         return errors.unauthorized("token scope not allowed: read-only token")
+    request[CLAIMS_KEY] = claims  # the presented token decides type-dependent limits and access
     return account
 
 
@@ -82,7 +86,7 @@ def endpoint(group: L.MethodGroup) -> Callable[[Handler], Callable[[web.Request]
             if isinstance(account, web.Response):
                 return account
             state = _state(request)
-            limit = group.limit_for(account.claims.token_type)
+            limit = group.limit_for(request[CLAIMS_KEY].token_type)
             # Buckets are per seller account; ping is limited per host variant.
             group_key = f"{group.name}:{_service(request).key}" if group is L.PING else group.name
             decision = state.buckets.take(account.seller["name"], group_key, limit)
@@ -132,20 +136,31 @@ async def cards_list(request: web.Request, account: WbAccount) -> web.Response:
     text = str((settings.get("filter") or {}).get("textSearch") or "").strip()
     cards = account.cards if ascending else account.cards[::-1]
     if text:
-        cards = [c for c in cards if text in (c["vendorCode"], str(c["nmID"]))
-                 or any(text in s["skus"] for s in c["sizes"])]
+        cards = [
+            c
+            for c in cards
+            if text in (c["vendorCode"], str(c["nmID"])) or any(text in s["skus"] for s in c["sizes"])
+        ]
     after = (cursor.get("updatedAt"), cursor.get("nmID"))
     if after[0] and after[1]:
         key = (str(after[0]), int(after[1]))
-        cards = [c for c in cards if ((c["updatedAt"], c["nmID"]) > key) == ascending
-                 and (c["updatedAt"], c["nmID"]) != key]
+        cards = [
+            c
+            for c in cards
+            if ((c["updatedAt"], c["nmID"]) > key) == ascending and (c["updatedAt"], c["nmID"]) != key
+        ]
     page = cards[:limit]
     last = page[-1] if page else None
-    return json_response({
-        "cards": page,
-        "cursor": {"updatedAt": last["updatedAt"] if last else "", "nmID": last["nmID"] if last else 0,
-                   "total": len(page)},
-    })
+    return json_response(
+        {
+            "cards": page,
+            "cursor": {
+                "updatedAt": last["updatedAt"] if last else "",
+                "nmID": last["nmID"] if last else 0,
+                "total": len(page),
+            },
+        }
+    )
 
 
 # --- analytics: stock reports -----------------------------------------------------------------
@@ -165,16 +180,16 @@ def _report_filters(body: Any) -> tuple[set[int] | None, set[int] | None, int, i
     return (set(nm_ids) or None, set(chrt_ids) or None, limit, offset)
 
 
-def _refuse_base_token(account: WbAccount) -> web.Response | None:
+def _refuse_base_token(request: web.Request) -> web.Response | None:
     # WB serves these reports to Personal/Service tokens only; Base tokens get 403.
-    if account.claims.token_type == 1:
+    if request[CLAIMS_KEY].token_type == 1:
         return errors.analytics(403, "Forbidden", "token type is not allowed for this method")
     return None
 
 
 @endpoint(L.STOCKS_REPORT_WB)
 async def stocks_report_wb(request: web.Request, account: WbAccount) -> web.Response:
-    refused = _refuse_base_token(account)
+    refused = _refuse_base_token(request)
     if refused:
         return refused
     filters = _report_filters(await read_json(request))
@@ -184,12 +199,12 @@ async def stocks_report_wb(request: web.Request, account: WbAccount) -> web.Resp
     items = account.wb_warehouse_items(_mode(request), nm_ids, chrt_ids)  # type: ignore[arg-type]
     if not items:
         return web.Response(status=204)
-    return json_response({"data": {"items": items[offset: offset + limit]}})
+    return json_response({"data": {"items": items[offset : offset + limit]}})
 
 
 @endpoint(L.STOCKS_REPORT_SELLER)
 async def stocks_report_seller(request: web.Request, account: WbAccount) -> web.Response:
-    refused = _refuse_base_token(account)
+    refused = _refuse_base_token(request)
     if refused:
         return refused
     filters = _report_filters(await read_json(request))
@@ -199,7 +214,7 @@ async def stocks_report_seller(request: web.Request, account: WbAccount) -> web.
     items = account.seller_warehouse_items(nm_ids, chrt_ids)
     if not items:
         return web.Response(status=204)
-    return json_response({"data": {"items": items[offset: offset + limit]}})
+    return json_response({"data": {"items": items[offset : offset + limit]}})
 
 
 # --- analytics: warehouse_remains (async report) ----------------------------------------------
@@ -231,17 +246,25 @@ async def remains_create(request: web.Request, account: WbAccount) -> web.Respon
             continue
         value = request.query[flag]
         if value == "":
-            return errors.analytics(400, "Bad Request",
-                                    f'parameter "{flag}" in query has an error: empty value is not allowed',
-                                    origin="api-statistics")
+            return errors.analytics(
+                400,
+                "Bad Request",
+                f'parameter "{flag}" in query has an error: empty value is not allowed',
+                origin="api-statistics",
+            )
         if value not in ("true", "false"):
-            return errors.analytics(400, "Bad Request",
-                                    f'parameter "{flag}" in query has an error: value {value}: '
-                                    "invalid syntax", origin="api-statistics")
+            return errors.analytics(
+                400,
+                "Bad Request",
+                f'parameter "{flag}" in query has an error: value {value}: invalid syntax',
+                origin="api-statistics",
+            )
         group[flag] = value == "true"
     task_id = str(uuid.uuid4())
     _tasks(request)[task_id] = {
-        "seller": account.seller["name"], "created": time.monotonic(), "group": group,
+        "seller": account.seller["name"],
+        "created": time.monotonic(),
+        "group": group,
         "mode": _mode(request),
     }
     return json_response({"data": {"taskId": task_id}})
@@ -252,13 +275,18 @@ def _find_task(request: web.Request, account: WbAccount) -> dict[str, Any] | web
     try:
         uuid.UUID(raw)
     except ValueError:
-        return errors.analytics(400, "Bad Request",
-                                f"Invalid format for parameter task_id: error unmarshaling '{raw}' text as "
-                                f"*uuid.UUID: invalid UUID length: {len(raw)}", origin="api-statistics")
+        return errors.analytics(
+            400,
+            "Bad Request",
+            f"Invalid format for parameter task_id: error unmarshaling '{raw}' text as "
+            f"*uuid.UUID: invalid UUID length: {len(raw)}",
+            origin="api-statistics",
+        )
     task = _tasks(request).get(raw)
     if task is None or task["seller"] != account.seller["name"]:
-        return errors.analytics(404, "Not Found", "not found", origin="api-statistics",
-                                content_type=errors.PROBLEM)
+        return errors.analytics(
+            404, "Not Found", "not found", origin="api-statistics", content_type=errors.PROBLEM
+        )
     task["id"] = raw
     return task
 
@@ -277,8 +305,9 @@ async def remains_download(request: web.Request, account: WbAccount) -> web.Resp
     if isinstance(task, web.Response):
         return task
     if _task_status(request, task) != "done":
-        return errors.analytics(404, "Not Found", "not found", origin="api-statistics",
-                                content_type=errors.PROBLEM)
+        return errors.analytics(
+            404, "Not Found", "not found", origin="api-statistics", content_type=errors.PROBLEM
+        )
     rows = account.remains_rows(task["mode"], task["group"])
     if not rows:
         return web.Response(status=204, text="Нет данных")
@@ -329,21 +358,37 @@ async def supplier_orders(request: web.Request, account: WbAccount) -> web.Respo
         product, size = account.chrt[order.row["chrt_id"]]
         name, region, is_seller = account.order_warehouse(order, mode, feed=False)  # type: ignore[arg-type]
         price = float(order.row["price"])
-        rows.append({
-            "date": _msk(order.at), "lastChangeDate": _msk(order.last_change),
-            "warehouseName": name, "warehouseType": "Склад продавца" if is_seller else "Склад WB",
-            "countryName": "Россия", "oblastOkrugName": (region + " федеральный округ") if region else "",
-            "regionName": "", "supplierArticle": product["vendor_code"], "nmId": product["nm_id"],
-            "barcode": size["barcodes"][0] if size["barcodes"] else "", "category": product["subject"],
-            "subject": product["subject"], "brand": product["brand"], "techSize": size["tech_size"],
-            "incomeID": 0, "isSupply": False, "isRealization": True,
-            "totalPrice": round(price / 0.75), "discountPercent": 25, "spp": 0,
-            "finishedPrice": price, "priceWithDisc": price,
-            "isCancel": order.cancel_at is not None,
-            "cancelDate": _msk(order.cancel_at) if order.cancel_at else "0001-01-01T00:00:00",
-            "sticker": "", "gNumber": order.row["id"].split(".")[1] if "." in order.row["id"] else "",
-            "srid": order.row["id"],
-        })
+        rows.append(
+            {
+                "date": _msk(order.at),
+                "lastChangeDate": _msk(order.last_change),
+                "warehouseName": name,
+                "warehouseType": "Склад продавца" if is_seller else "Склад WB",
+                "countryName": "Россия",
+                "oblastOkrugName": (region + " федеральный округ") if region else "",
+                "regionName": "",
+                "supplierArticle": product["vendor_code"],
+                "nmId": product["nm_id"],
+                "barcode": size["barcodes"][0] if size["barcodes"] else "",
+                "category": product["subject"],
+                "subject": product["subject"],
+                "brand": product["brand"],
+                "techSize": size["tech_size"],
+                "incomeID": 0,
+                "isSupply": False,
+                "isRealization": True,
+                "totalPrice": round(price / 0.75),
+                "discountPercent": 25,
+                "spp": 0,
+                "finishedPrice": price,
+                "priceWithDisc": price,
+                "isCancel": order.cancel_at is not None,
+                "cancelDate": _msk(order.cancel_at) if order.cancel_at else "0001-01-01T00:00:00",
+                "sticker": "",
+                "gNumber": order.row["id"].split(".")[1] if "." in order.row["id"] else "",
+                "srid": order.row["id"],
+            }
+        )
     return json_response(rows)
 
 
@@ -351,8 +396,9 @@ async def supplier_orders(request: web.Request, account: WbAccount) -> web.Respo
 async def supplier_stocks(request: web.Request, account: WbAccount) -> web.Response:
     # Switched off on 2026-06-23 (marketplace-api.md §1.5); a legacy switch brings it back.
     if not _state(request).switches.wb_legacy_supplier_stocks:
-        return errors.analytics(404, "Not Found", "not found", origin="api-statistics",
-                                content_type=errors.PROBLEM)
+        return errors.analytics(
+            404, "Not Found", "not found", origin="api-statistics", content_type=errors.PROBLEM
+        )
     date_from = _parse_date_from(request.query.get("dateFrom"))
     if isinstance(date_from, web.Response):
         return date_from
@@ -362,15 +408,28 @@ async def supplier_stocks(request: web.Request, account: WbAccount) -> web.Respo
         product, size = account.chrt[stock["chrt_id"]]
         warehouse = account.warehouses[stock["warehouse_id"]]
         to_client, from_client = stock.get("in_way_to_client", 0), stock.get("in_way_from_client", 0)
-        rows.append({
-            "lastChangeDate": stamp, "warehouseName": warehouse["name"],
-            "supplierArticle": product["vendor_code"], "nmId": product["nm_id"],
-            "barcode": size["barcodes"][0] if size["barcodes"] else "", "quantity": stock["quantity"],
-            "inWayToClient": to_client, "inWayFromClient": from_client,
-            "quantityFull": stock["quantity"] + to_client + from_client, "category": product["subject"],
-            "subject": product["subject"], "brand": product["brand"], "techSize": size["tech_size"],
-            "Price": 0, "Discount": 0, "isSupply": True, "isRealization": False, "SCCode": "Tech",
-        })
+        rows.append(
+            {
+                "lastChangeDate": stamp,
+                "warehouseName": warehouse["name"],
+                "supplierArticle": product["vendor_code"],
+                "nmId": product["nm_id"],
+                "barcode": size["barcodes"][0] if size["barcodes"] else "",
+                "quantity": stock["quantity"],
+                "inWayToClient": to_client,
+                "inWayFromClient": from_client,
+                "quantityFull": stock["quantity"] + to_client + from_client,
+                "category": product["subject"],
+                "subject": product["subject"],
+                "brand": product["brand"],
+                "techSize": size["tech_size"],
+                "Price": 0,
+                "Discount": 0,
+                "isSupply": True,
+                "isRealization": False,
+                "SCCode": "Tech",
+            }
+        )
     return json_response(rows)
 
 
@@ -408,7 +467,9 @@ async def order_feed(request: web.Request, account: WbAccount) -> web.Response:
     pagination = body.get("pagination") or {}
     limit, offset = pagination.get("limit", 50), pagination.get("offset", 0)
     if not isinstance(limit, int) or not 1 <= limit <= ORDER_FEED_MAX_LIMIT:
-        return errors.analytics(400, "Bad Request", f"pagination.limit: must be from 1 to {ORDER_FEED_MAX_LIMIT}")
+        return errors.analytics(
+            400, "Bad Request", f"pagination.limit: must be from 1 to {ORDER_FEED_MAX_LIMIT}"
+        )
     if not isinstance(offset, int) or offset < 0:
         return errors.analytics(400, "Bad Request", "pagination.offset: must be a non-negative integer")
     now = datetime.now(UTC).replace(microsecond=0)
@@ -417,23 +478,31 @@ async def order_feed(request: web.Request, account: WbAccount) -> web.Response:
     nm_ids = set(body.get("nmIds") or [])
     mode = _mode(request)
     picked = [
-        o for o in account.orders
-        if start <= o.at <= end and o.last_change <= snapshot
+        o
+        for o in account.orders
+        if start <= o.at <= end
+        and o.last_change <= snapshot
         and (not nm_ids or account.chrt[o.row["chrt_id"]][0]["nm_id"] in nm_ids)
     ]
     picked.sort(key=lambda o: (o.last_change, o.row["id"]), reverse=True)  # newest status first
     orders = []
-    for order in picked[offset: offset + limit]:
+    for order in picked[offset : offset + limit]:
         product, _ = account.chrt[order.row["chrt_id"]]
         name, region, is_seller = account.order_warehouse(order, mode, feed=True)  # type: ignore[arg-type]
         entry: dict[str, Any] = {
-            "nmId": product["nm_id"], "chrtId": order.row["chrt_id"], "srid": order.row["id"],
-            "createdAt": _iso_z(order.at), "updatedAt": _iso_z(order.last_change),
+            "nmId": product["nm_id"],
+            "chrtId": order.row["chrt_id"],
+            "srid": order.row["id"],
+            "createdAt": _iso_z(order.at),
+            "updatedAt": _iso_z(order.last_change),
             "status": "cancel" if order.cancel_at else "created",
-            "warehouseName": name, "warehouseRegion": region if is_seller else ("" if mode == "aggregated" else region),
-            "isMp": is_seller, "destinationCity": "Москва",
+            "warehouseName": name,
+            "warehouseRegion": region if is_seller else ("" if mode == "aggregated" else region),
+            "isMp": is_seller,
+            "destinationCity": "Москва",
             "destinationDistrict": "Центральный федеральный округ",
-            "sellerPrice": float(order.row["price"]), "isB2b": False,
+            "sellerPrice": float(order.row["price"]),
+            "isB2b": False,
         }
         if order.cancel_at:
             entry["cancelType"] = "app"
@@ -446,11 +515,20 @@ async def order_feed(request: web.Request, account: WbAccount) -> web.Response:
 
 @endpoint(L.SELLER_WAREHOUSES)
 async def seller_warehouses(request: web.Request, account: WbAccount) -> web.Response:
-    return json_response([
-        {"name": w["name"], "officeId": 15, "id": w["id"], "cargoType": 2 if w.get("oversized") else 1,
-         "deliveryType": 1, "isDeleting": False, "isProcessing": False}
-        for w in account.seller_warehouses()
-    ])
+    return json_response(
+        [
+            {
+                "name": w["name"],
+                "officeId": 15,
+                "id": w["id"],
+                "cargoType": 2 if w.get("oversized") else 1,
+                "deliveryType": 1,
+                "isDeleting": False,
+                "isProcessing": False,
+            }
+            for w in account.seller_warehouses()
+        ]
+    )
 
 
 @endpoint(L.SELLER_STOCKS)
@@ -468,8 +546,11 @@ async def seller_stocks(request: web.Request, account: WbAccount) -> web.Respons
         # Barcodes were removed from this method in 2026 (spec 2026-03-06); chrtIds are required.
         return errors.marketplace(400, "IncorrectRequestBody", "skus is no longer supported: use chrtIds")
     chrt_ids = body.get("chrtIds")
-    if not isinstance(chrt_ids, list) or not 1 <= len(chrt_ids) <= 1000 \
-            or not all(isinstance(c, int) for c in chrt_ids):
+    if (
+        not isinstance(chrt_ids, list)
+        or not 1 <= len(chrt_ids) <= 1000
+        or not all(isinstance(c, int) for c in chrt_ids)
+    ):
         return errors.marketplace(400, "IncorrectRequestBody", "Incorrect required body")
     return json_response({"stocks": account.seller_stock_amounts(warehouse_id, chrt_ids)})
 
@@ -483,7 +564,9 @@ def register(app: web.Application) -> None:
         app.router.add_get(f"{prefix}/ping", ping)
     app.router.add_post("/wb-content/content/v2/get/cards/list", cards_list)
     app.router.add_post("/wb-analytics/api/analytics/v1/stocks-report/wb-warehouses", stocks_report_wb)
-    app.router.add_post("/wb-analytics/api/analytics/v1/stocks-report/seller-warehouses", stocks_report_seller)
+    app.router.add_post(
+        "/wb-analytics/api/analytics/v1/stocks-report/seller-warehouses", stocks_report_seller
+    )
     app.router.add_get("/wb-analytics/api/v1/warehouse_remains", remains_create)
     app.router.add_get("/wb-analytics/api/v1/warehouse_remains/tasks/{task_id}/status", remains_status)
     app.router.add_get("/wb-analytics/api/v1/warehouse_remains/tasks/{task_id}/download", remains_download)

@@ -44,12 +44,15 @@ class Wb:
         return self.session.get(self.urls[service] + path, timeout=30, **kwargs)
 
     def post(self, service: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        return self.session.post(self.urls[service] + path, json=body if body is not None else {}, timeout=30,
-                                 **kwargs)
+        return self.session.post(
+            self.urls[service] + path, json=body if body is not None else {}, timeout=30, **kwargs
+        )
 
     def control(self, path: str, body: Any = None) -> requests.Response:
         url = self.server.control_url + path
-        answer = requests.post(url, json=body, timeout=10) if body is not None else requests.get(url, timeout=10)
+        answer = (
+            requests.post(url, json=body, timeout=10) if body is not None else requests.get(url, timeout=10)
+        )
         answer.raise_for_status()
         return answer
 

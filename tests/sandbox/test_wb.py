@@ -56,7 +56,9 @@ def test_every_host_answers_ping_with_the_scenario_token(wb: Wb) -> None:
 
 
 def test_bearer_prefix_is_accepted_too(wb: Wb, wb_seller: dict[str, Any]) -> None:
-    answer = wb.get("wb_analytics", "/ping", headers={"Authorization": "Bearer " + wb_seller["credentials"]["token"]})
+    answer = wb.get(
+        "wb_analytics", "/ping", headers={"Authorization": "Bearer " + wb_seller["credentials"]["token"]}
+    )
     assert answer.status_code == 200
 
 
@@ -65,7 +67,9 @@ def test_unknown_or_malformed_token_gets_the_gateway_401(wb: Wb, token: str) -> 
     answer = wb.get("wb_analytics", "/ping", headers={"Authorization": token})
     assert answer.status_code == 401
     body = answer.json()
-    assert body["title"] == "unauthorized" and body["status"] == 401 and body["origin"] == "s2s-api-auth-catalog"
+    assert (
+        body["title"] == "unauthorized" and body["status"] == 401 and body["origin"] == "s2s-api-auth-catalog"
+    )
     assert body["detail"]
 
 
@@ -164,8 +168,11 @@ def test_stock_sums_agree_across_wb_endpoints(wb: Wb, wb_seller: dict[str, Any])
     by_fan_out: Counter[str] = Counter()
     for warehouse in wb.get("wb_marketplace", "/api/v3/warehouses").json():
         for start in range(0, len(chrt_ids), 1000):
-            answer = wb.post("wb_marketplace", f"/api/v3/stocks/{warehouse['id']}",
-                             {"chrtIds": chrt_ids[start:start + 1000]})
+            answer = wb.post(
+                "wb_marketplace",
+                f"/api/v3/stocks/{warehouse['id']}",
+                {"chrtIds": chrt_ids[start : start + 1000]},
+            )
             assert answer.status_code == 200
             by_fan_out[warehouse["name"]] += sum(s["amount"] for s in answer.json()["stocks"])
     assert +by_fan_out == expected_fbs
@@ -197,13 +204,22 @@ def test_aggregated_mode_collapses_rf_wb_warehouses(wb: Wb, wb_seller: dict[str,
     remains = wait_for_report(wb, {"groupByNm": "true"})
     names = {e["warehouseName"] for row in remains for e in row["warehouses"]}
     assert "Склад WB РФ" in names
-    rf_named = {w["name"] for w in wb_seller["warehouses"] if w["kind"] == "marketplace"
-                and w.get("region") not in ("Беларусь", "Казахстан") and w["name"] != "Коледино"}
+    rf_named = {
+        w["name"]
+        for w in wb_seller["warehouses"]
+        if w["kind"] == "marketplace"
+        and w.get("region") not in ("Беларусь", "Казахстан")
+        and w["name"] != "Коледино"
+    }
     assert not names & rf_named
     # Seller warehouses keep their names.
-    seller_names = {i["warehouseName"] for i in wb.post("wb_analytics", f"{REPORT}/seller-warehouses")
-                    .json()["data"]["items"]}
-    assert seller_names == {w["name"] for w in wb_seller["warehouses"] if w["kind"] == "seller"} & seller_names
+    seller_names = {
+        i["warehouseName"]
+        for i in wb.post("wb_analytics", f"{REPORT}/seller-warehouses").json()["data"]["items"]
+    }
+    assert (
+        seller_names == {w["name"] for w in wb_seller["warehouses"] if w["kind"] == "seller"} & seller_names
+    )
 
 
 def test_skus_in_stock_request_gets_the_2026_error(wb: Wb, wb_seller: dict[str, Any]) -> None:
@@ -217,7 +233,10 @@ def test_skus_in_stock_request_gets_the_2026_error(wb: Wb, wb_seller: dict[str, 
 
 
 def test_removed_supplier_stocks_is_404_unless_legacy_switch(wb: Wb) -> None:
-    assert wb.get("wb_statistics", "/api/v1/supplier/stocks", params={"dateFrom": "2019-06-20"}).status_code == 404
+    assert (
+        wb.get("wb_statistics", "/api/v1/supplier/stocks", params={"dateFrom": "2019-06-20"}).status_code
+        == 404
+    )
     wb.control("/settings", {"wb_legacy_supplier_stocks": True})
     wb.server.state.buckets.reset()
     answer = wb.get("wb_statistics", "/api/v1/supplier/stocks", params={"dateFrom": "2019-06-20"})
@@ -233,7 +252,9 @@ def test_remains_task_errors(wb: Wb) -> None:
     assert 'parameter "groupByNm" in query has an error: empty value is not allowed' in empty.json()["detail"]
     bad = wb.get("wb_analytics", "/api/v1/warehouse_remains/tasks/not-a-uuid/status")
     assert bad.status_code == 400
-    missing = wb.get("wb_analytics", "/api/v1/warehouse_remains/tasks/219eaecf-e532-4bd8-9f15-8036ec1b042d/status")
+    missing = wb.get(
+        "wb_analytics", "/api/v1/warehouse_remains/tasks/219eaecf-e532-4bd8-9f15-8036ec1b042d/status"
+    )
     assert missing.status_code == 404 and missing.json()["title"] == "Not Found"
     task = wb.get("wb_analytics", "/api/v1/warehouse_remains").json()["data"]["taskId"]
     early = wb.get("wb_analytics", f"/api/v1/warehouse_remains/tasks/{task}/download")
@@ -263,7 +284,9 @@ def test_supplier_orders_pages_by_last_change_date(wb: Wb, wb_seller: dict[str, 
     expected = {o["id"]: o for o in wb_seller["orders"]}
     assert set(seen) == set(expected) and pages > 2
     assert {k for k, r in seen.items() if r["isCancel"]} == {k for k, o in expected.items() if o["cancelled"]}
-    assert wb.get("wb_statistics", "/api/v1/supplier/orders").json() == {"errors": ["dateFrom: field required"]}
+    assert wb.get("wb_statistics", "/api/v1/supplier/orders").json() == {
+        "errors": ["dateFrom: field required"]
+    }
 
 
 def test_order_feed_pages_with_a_sticky_snapshot(wb: Wb, wb_seller: dict[str, Any]) -> None:
@@ -275,8 +298,11 @@ def test_order_feed_pages_with_a_sticky_snapshot(wb: Wb, wb_seller: dict[str, An
         pagination: dict[str, Any] = {"offset": offset, "limit": 1000}
         if snapshot:
             pagination["snapshotTime"] = snapshot
-        answer = wb.post("wb_analytics", "/api/analytics/v1/order-feed",
-                         {"selectedPeriod": {"start": start}, "pagination": pagination})
+        answer = wb.post(
+            "wb_analytics",
+            "/api/analytics/v1/order-feed",
+            {"selectedPeriod": {"start": start}, "pagination": pagination},
+        )
         if answer.status_code == 429:
             time.sleep(float(answer.headers["X-Ratelimit-Retry"]))
             continue
@@ -298,8 +324,10 @@ def test_order_feed_pages_with_a_sticky_snapshot(wb: Wb, wb_seller: dict[str, An
 
 
 def test_injected_faults_use_the_service_shapes_and_are_logged(wb: Wb) -> None:
-    wb.control("/faults", {"service": "wb_content", "endpoint": "/content/v2/get/cards/list", "kind": "429",
-                           "count": 1})
+    wb.control(
+        "/faults",
+        {"service": "wb_content", "endpoint": "/content/v2/get/cards/list", "kind": "429", "count": 1},
+    )
     wb.control("/faults", {"service": "wb_analytics", "endpoint": "*", "kind": "503", "count": 1})
     limited = wb.post("wb_content", "/content/v2/get/cards/list", {"settings": {"cursor": {"limit": 10}}})
     assert limited.status_code == 429 and "X-Ratelimit-Retry" in limited.headers
@@ -307,7 +335,9 @@ def test_injected_faults_use_the_service_shapes_and_are_logged(wb: Wb) -> None:
     assert wb.get("wb_analytics", "/ping").status_code == 200
     log = wb.control("/requests").json()
     assert [(e["service"], e["status"], e.get("fault")) for e in log[-3:]] == [
-        ("wb_content", 429, "429"), ("wb_analytics", 503, "503"), ("wb_analytics", 200, None)
+        ("wb_content", 429, "429"),
+        ("wb_analytics", 503, "503"),
+        ("wb_analytics", 200, None),
     ]
     bad = wb.server.control_url + "/faults"
     import requests
@@ -319,8 +349,11 @@ def test_cards_cursor_paging_visits_every_card_once(wb: Wb, wb_seller: dict[str,
     cursor: dict[str, Any] = {"limit": 100}
     nm_ids: list[int] = []
     while True:
-        answer = wb.post("wb_content", "/content/v2/get/cards/list",
-                         {"settings": {"sort": {"ascending": True}, "cursor": cursor, "filter": {"withPhoto": -1}}})
+        answer = wb.post(
+            "wb_content",
+            "/content/v2/get/cards/list",
+            {"settings": {"sort": {"ascending": True}, "cursor": cursor, "filter": {"withPhoto": -1}}},
+        )
         if answer.status_code == 429:
             time.sleep(float(answer.headers["X-Ratelimit-Retry"]))
             continue

@@ -39,8 +39,11 @@ def test_ping_matches_spec(wb: Wb) -> None:
 
 def test_content_and_marketplace_match_spec(wb: Wb, wb_seller: dict[str, Any]) -> None:
     products = spec("wb/02-products.yaml")
-    cards = wb.post("wb_content", "/content/v2/get/cards/list",
-                    {"settings": {"sort": {"ascending": True}, "cursor": {"limit": 100}, "filter": {"withPhoto": -1}}})
+    cards = wb.post(
+        "wb_content",
+        "/content/v2/get/cards/list",
+        {"settings": {"sort": {"ascending": True}, "cursor": {"limit": 100}, "filter": {"withPhoto": -1}}},
+    )
     assert cards.status_code == 200 and cards.json()["cards"]
     validate(products, f"{CONTENT}/content/v2/get/cards/list", cards)
 
@@ -61,9 +64,18 @@ def test_content_and_marketplace_match_spec(wb: Wb, wb_seller: dict[str, Any]) -
 
 def test_reports_and_statistics_match_spec(wb: Wb) -> None:
     reports = spec("wb/12-reports.yaml")
-    created = wb.get("wb_analytics", "/api/v1/warehouse_remains",
-                     params={"groupByNm": "true", "groupBySize": "true", "groupByBarcode": "true",
-                             "groupBySa": "true", "groupByBrand": "true", "groupBySubject": "true"})
+    created = wb.get(
+        "wb_analytics",
+        "/api/v1/warehouse_remains",
+        params={
+            "groupByNm": "true",
+            "groupBySize": "true",
+            "groupByBarcode": "true",
+            "groupBySa": "true",
+            "groupByBrand": "true",
+            "groupBySubject": "true",
+        },
+    )
     validate(reports, f"{ANALYTICS}/api/v1/warehouse_remains", created)
     task = created.json()["data"]["taskId"]
     status_url = f"/api/v1/warehouse_remains/tasks/{task}/status"
@@ -106,26 +118,92 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
     return {"type": "object", "properties": properties, "required": required or list(properties)}
 
 
-WB_WAREHOUSES_2026 = _object({"data": _object({"items": {"type": "array", "items": _object({
-    "nmId": _INT, "chrtId": _INT, "warehouseId": _INT, "warehouseName": _STR, "regionName": _STR,
-    "quantity": _UINT, "inWayToClient": _UINT, "inWayFromClient": _UINT,
-})}})})
-SELLER_WAREHOUSES_2026 = _object({"data": _object({"items": {"type": "array", "items": _object({
-    "chrtId": _INT, "nmId": _INT, "quantity": _UINT, "regionName": _STR, "warehouseId": _INT,
-    "warehouseName": _STR,
-})}})})
-ORDER_FEED_2026 = _object({"data": _object({
-    "snapshotTime": _DATETIME, "currency": _STR,
-    "orders": {"type": "array", "items": _object({
-        "nmId": _INT, "chrtId": _INT, "srid": _STR, "createdAt": _DATETIME, "updatedAt": _DATETIME,
-        "status": {"enum": ["created", "buyout", "cancel", "return", "returnDefective"]},
-        "cancelType": {"enum": ["app", "receipt", "expire", "other"]},
-        "warehouseName": _STR, "warehouseRegion": _STR, "isMp": {"type": "boolean"},
-        "destinationCity": _STR, "destinationDistrict": _STR, "sellerPrice": {"type": "number"},
-        "isB2b": {"type": "boolean"},
-    }, required=["nmId", "chrtId", "srid", "createdAt", "updatedAt", "status", "warehouseName", "isMp",
-                 "sellerPrice"])},
-})})
+WB_WAREHOUSES_2026 = _object(
+    {
+        "data": _object(
+            {
+                "items": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "nmId": _INT,
+                            "chrtId": _INT,
+                            "warehouseId": _INT,
+                            "warehouseName": _STR,
+                            "regionName": _STR,
+                            "quantity": _UINT,
+                            "inWayToClient": _UINT,
+                            "inWayFromClient": _UINT,
+                        }
+                    ),
+                }
+            }
+        )
+    }
+)
+SELLER_WAREHOUSES_2026 = _object(
+    {
+        "data": _object(
+            {
+                "items": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "chrtId": _INT,
+                            "nmId": _INT,
+                            "quantity": _UINT,
+                            "regionName": _STR,
+                            "warehouseId": _INT,
+                            "warehouseName": _STR,
+                        }
+                    ),
+                }
+            }
+        )
+    }
+)
+ORDER_FEED_2026 = _object(
+    {
+        "data": _object(
+            {
+                "snapshotTime": _DATETIME,
+                "currency": _STR,
+                "orders": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "nmId": _INT,
+                            "chrtId": _INT,
+                            "srid": _STR,
+                            "createdAt": _DATETIME,
+                            "updatedAt": _DATETIME,
+                            "status": {"enum": ["created", "buyout", "cancel", "return", "returnDefective"]},
+                            "cancelType": {"enum": ["app", "receipt", "expire", "other"]},
+                            "warehouseName": _STR,
+                            "warehouseRegion": _STR,
+                            "isMp": {"type": "boolean"},
+                            "destinationCity": _STR,
+                            "destinationDistrict": _STR,
+                            "sellerPrice": {"type": "number"},
+                            "isB2b": {"type": "boolean"},
+                        },
+                        required=[
+                            "nmId",
+                            "chrtId",
+                            "srid",
+                            "createdAt",
+                            "updatedAt",
+                            "status",
+                            "warehouseName",
+                            "isMp",
+                            "sellerPrice",
+                        ],
+                    ),
+                },
+            }
+        )
+    }
+)
 ANALYTICS_ERROR = _object({"title": _STR, "detail": _STR, "requestId": _STR, "origin": _STR})
 
 
@@ -139,8 +217,11 @@ def test_2026_endpoints_match_the_field_tables(wb: Wb, mode: str) -> None:
     seller_items = wb.post("wb_analytics", "/api/analytics/v1/stocks-report/seller-warehouses")
     checker(SELLER_WAREHOUSES_2026, format_checker=fmt).validate(seller_items.json())
     start = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    feed = wb.post("wb_analytics", "/api/analytics/v1/order-feed",
-                   {"selectedPeriod": {"start": start}, "pagination": {"limit": 200}})
+    feed = wb.post(
+        "wb_analytics",
+        "/api/analytics/v1/order-feed",
+        {"selectedPeriod": {"start": start}, "pagination": {"limit": 200}},
+    )
     assert feed.json()["data"]["orders"]
     checker(ORDER_FEED_2026, format_checker=fmt).validate(feed.json())
     wb.server.state.buckets.reset()

@@ -1,0 +1,58 @@
+"""Run a marketplace source into a tenant's dataset, all or nothing.
+
+dlt extracts every resource before it loads anything, so a failure while talking to the
+marketplace leaves the destination as it was; the half-extracted package is dropped so the next
+run cannot load it. The caller gets the marketplace's reason, not dlt's wrapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.http_policy import MarketplaceError
+
+
+class SyncError(RuntimeError):
+    """A sync failed; the previous data is untouched. The message is safe to show a seller."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: str | None
+    rows: dict[str, int]  # rows written per table in this load
+
+
+def marketplace_cause(exc: BaseException) -> MarketplaceError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MarketplaceError):
+            return current
+        nested = getattr(current, "exception", None)
+        current = nested if isinstance(nested, BaseException) else (current.__cause__ or current.__context__)
+    return None
+
+
+def run_source(pipeline: dlt.Pipeline, make_source: Callable[[], Any]) -> LoadResult:
+    """Build the source (its token checks call the marketplace) and load it."""
+    try:
+        info = pipeline.run(make_source())
+    except MarketplaceError as exc:
+        raise SyncError(f"{pipeline.pipeline_name}: {exc}") from exc
+    except PipelineStepFailed as exc:
+        pipeline.abort_packages()
+        cause = marketplace_cause(exc)
+        if cause is not None:
+            raise SyncError(f"{pipeline.pipeline_name}: {cause}") from cause
+        raise SyncError(f"{pipeline.pipeline_name}: {exc.step} step failed: {exc.exception}") from exc
+    rows = dict(pipeline.last_trace.last_normalize_info.row_counts) if pipeline.last_trace else {}
+    return LoadResult(
+        info.loads_ids[-1] if info.loads_ids else None,
+        {k: v for k, v in rows.items() if not k.startswith("_dlt")},
+    )
