@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -10,8 +10,8 @@ from aiohttp import web
 from sandbox.http import json_response
 from sandbox.ozon import fields
 from sandbox.ozon.errors import BadRequest
-from sandbox.ozon.gateway import endpoint
-from sandbox.ozon.model import OzonAccount, stable_int
+from sandbox.ozon.gateway import Body, endpoint
+from sandbox.ozon.model import OzonAccount, iso, stable_int
 from sandbox.scenario import OzonProduct
 
 # Every sandbox product is moderated, priced and on sale; these visibilities all list it.
@@ -50,10 +50,6 @@ NEVER = frozenset(
 VISIBILITIES = ON_SALE | NEVER | {"EMPTY_STOCK", "VISIBLE_WITH_FBO_STOCK"}
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def select_products(account: OzonAccount, filters: dict[str, Any]) -> list[OzonProduct]:
     """The products a `filter{offer_id, product_id, visibility}` names, by product_id.
 
@@ -82,7 +78,7 @@ def select_products(account: OzonAccount, filters: dict[str, Any]) -> list[OzonP
 
 
 @endpoint()
-async def product_list(request: web.Request, account: OzonAccount, body: dict[str, Any]) -> web.Response:
+async def product_list(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
     matching = select_products(account, fields.section(body, "filter"))
     limit = fields.integer(body, "limit", low=1, high=1000)
     after = fields.read_cursor(body, "last_id")
@@ -188,7 +184,7 @@ def product_info(account: OzonAccount, product: OzonProduct) -> dict[str, Any]:
 
 
 @endpoint()
-async def product_info_list(request: web.Request, account: OzonAccount, body: dict[str, Any]) -> web.Response:
+async def product_info_list(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
     offer_ids = set(fields.str_list(body, "offer_id"))
     product_ids = set(fields.id_list(body, "product_id"))
     skus = set(fields.id_list(body, "sku"))

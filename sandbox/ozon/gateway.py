@@ -17,7 +17,8 @@ from sandbox.ozon.errors import BadRequest, NotFound
 from sandbox.ozon.model import OzonAccount
 from sandbox.state import SandboxState
 
-Handler = Callable[[web.Request, OzonAccount, dict[str, Any]], Awaitable[web.Response]]
+Body = dict[str, Any]  # the request's JSON object
+Handler = Callable[[web.Request, OzonAccount, Body], Awaitable[web.Response]]
 Route = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -53,12 +54,12 @@ def endpoint(group: L.MethodGroup | None = None) -> Callable[[Handler], Route]:
             state = sandbox_state(request)
             bucket = f"ozon:{client_id}"
             decisions = [state.buckets.take(bucket, L.ACCOUNT_GROUP, L.ACCOUNT)]
-            if group is not None:
+            # A call refused account-wide never reaches the method, so it spends none of its quota.
+            if group is not None and decisions[0].allowed:
                 decisions.append(state.buckets.take(bucket, group.name, group.limit))
-            refused = [d for d in decisions if not d.allowed]
-            if refused:
-                wait = max(d.retry_after for d in refused)
-                return errors.too_many_requests(wait, state.switches.time_scale)
+            refused = next((d for d in decisions if not d.allowed), None)
+            if refused is not None:
+                return errors.too_many_requests(refused.retry_after, state.switches.time_scale)
             body = await read_json(request)
             if not isinstance(body, dict):
                 response = errors.invalid("invalid request body: expected a JSON object")

@@ -23,6 +23,11 @@ def stable_int(text: str, modulo: int) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") % modulo
 
 
+def iso(moment: datetime) -> str:
+    """A time as Ozon writes it: UTC, milliseconds, `Z` (`2021-09-01T00:34:56.103Z`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 @dataclass(frozen=True)
 class StockCell:
     """One SKU at one warehouse (scenario rows for the same pair are summed)."""

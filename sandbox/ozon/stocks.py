@@ -20,7 +20,7 @@ from sandbox.ozon import errors, fields, metrics
 from sandbox.ozon import limits as L
 from sandbox.ozon.catalog import select_products
 from sandbox.ozon.errors import BadRequest
-from sandbox.ozon.gateway import endpoint, sandbox_state
+from sandbox.ozon.gateway import Body, endpoint, sandbox_state
 from sandbox.ozon.model import OzonAccount, StockCell
 
 ADS_DAYS = 28  # /v1/analytics/stocks averages sales over 28 days
@@ -46,7 +46,7 @@ ZERO_COUNTS = (
 
 
 @endpoint()
-async def product_stocks(request: web.Request, account: OzonAccount, body: dict[str, Any]) -> web.Response:
+async def product_stocks(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
     """`/v4/product/info/stocks`: present/reserved per scheme, cursor-paged by product."""
     matching = select_products(account, fields.section(body, "filter", required=True))
     limit = fields.integer(body, "limit", low=1, high=1000)
@@ -121,7 +121,7 @@ def _analytics_item(account: OzonAccount, cell: StockCell, now: datetime) -> dic
 
 
 @endpoint(L.ANALYTICS_STOCKS)
-async def analytics_stocks(request: web.Request, account: OzonAccount, body: dict[str, Any]) -> web.Response:
+async def analytics_stocks(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
     """`/v1/analytics/stocks`: one item per SKU × Ozon warehouse holding it."""
     skus = fields.id_list(body, "skus", max_items=100)
     if not skus:
@@ -144,9 +144,7 @@ async def analytics_stocks(request: web.Request, account: OzonAccount, body: dic
 
 
 @endpoint()
-async def _stock_on_warehouses(
-    request: web.Request, account: OzonAccount, body: dict[str, Any]
-) -> web.Response:
+async def _stock_on_warehouses(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
     limit = fields.integer(body, "limit", low=1, high=1000)
     offset = fields.integer(body, "offset", low=0, default=0)
     # The sandbox has no express dark stores: asking for them alone finds nothing.
@@ -178,7 +176,7 @@ async def stock_on_warehouses(request: web.Request) -> web.Response:
 
 
 @endpoint(L.TURNOVER)
-async def turnover(request: web.Request, account: OzonAccount, body: dict[str, Any]) -> web.Response:
+async def turnover(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
     """`/v1/analytics/turnover/stocks`: FBO stock, 60-day sales speed and days of cover per SKU."""
     skus = fields.id_list(body, "sku")
     # With `sku` given, limit and offset are optional (method description, S5).

@@ -35,25 +35,47 @@ FBO, FBS = {HOR, PUSH, KAZ}, {PODOLSK, KAZAN_FBS}
 MOSCOW = "Москва, МО и Дальние регионы"
 
 
-def _order(n: int, days_ago: float, sku: int, warehouse: int, quantity: int, price: float,
-           cancelled: bool = False) -> dict[str, Any]:
+def _order(
+    n: int, days_ago: float, sku: int, warehouse: int, quantity: int, price: float, cancelled: bool = False
+) -> dict[str, Any]:
     at = CLOCK - timedelta(days=days_ago)
-    return {"id": f"{n:010d}-0001-1", "at": at.isoformat(), "sku": sku, "warehouse_id": warehouse,
-            "quantity": quantity, "price": price, "cancelled": cancelled}
+    return {
+        "id": f"{n:010d}-0001-1",
+        "at": at.isoformat(),
+        "sku": sku,
+        "warehouse_id": warehouse,
+        "quantity": quantity,
+        "price": price,
+        "cancelled": cancelled,
+    }
 
 
-def _stock(sku: int, warehouse: int, available: int, reserved: int = 0, to_client: int = 0,
-           from_client: int = 0) -> dict[str, Any]:
-    return {"sku": sku, "warehouse_id": warehouse, "available": available, "reserved": reserved,
-            "in_way_to_client": to_client, "in_way_from_client": from_client}
+def _stock(
+    sku: int, warehouse: int, available: int, reserved: int = 0, to_client: int = 0, from_client: int = 0
+) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "warehouse_id": warehouse,
+        "available": available,
+        "reserved": reserved,
+        "in_way_to_client": to_client,
+        "in_way_from_client": from_client,
+    }
 
 
 SHOP = {
-    "name": "ozon-shop", "marketplace": "ozon",
+    "name": "ozon-shop",
+    "marketplace": "ozon",
     "credentials": {"client_id": "123456", "api_key": "key-123456"},
     "products": [
-        {"product_id": 100 + i, "offer_id": f"A-{i}", "sku": 1_000_000 + i, "name": f"Товар {i}",
-         "brand": "Бренд", "category": "Кружки"}
+        {
+            "product_id": 100 + i,
+            "offer_id": f"A-{i}",
+            "sku": 1_000_000 + i,
+            "name": f"Товар {i}",
+            "brand": "Бренд",
+            "category": "Кружки",
+        }
         for i in range(1, 8)
     ],
     "warehouses": [
@@ -64,32 +86,52 @@ SHOP = {
         {"id": KAZAN_FBS, "name": "Склад Казань FBS", "kind": "seller"},
     ],
     "stocks": [
-        _stock(1_000_001, HOR, 10, 1, 2, 1), _stock(1_000_001, PUSH, 5), _stock(1_000_001, KAZ, 3, 1, 1),
+        _stock(1_000_001, HOR, 10, 1, 2, 1),
+        _stock(1_000_001, PUSH, 5),
+        _stock(1_000_001, KAZ, 3, 1, 1),
         _stock(1_000_001, PODOLSK, 20, 2),
-        _stock(1_000_002, KAZ, 7), _stock(1_000_002, PODOLSK, 4, 1), _stock(1_000_002, KAZAN_FBS, 6),
+        _stock(1_000_002, KAZ, 7),
+        _stock(1_000_002, PODOLSK, 4, 1),
+        _stock(1_000_002, KAZAN_FBS, 6),
         _stock(1_000_003, HOR, 0, 2, 3),
-        _stock(1_000_004, PODOLSK, 9), _stock(1_000_004, KAZAN_FBS, 1),
-        _stock(1_000_005, KAZAN_FBS, 2), _stock(1_000_005, KAZAN_FBS, 3),  # two rows, one cell: summed
+        _stock(1_000_004, PODOLSK, 9),
+        _stock(1_000_004, KAZAN_FBS, 1),
+        _stock(1_000_005, KAZAN_FBS, 2),
+        _stock(1_000_005, KAZAN_FBS, 3),  # two rows, one cell: summed
         _stock(1_000_007, HOR, 50),
     ],
     # No order sits near 28, 30 or 60 days back, so window edges cannot flake.
     "orders": [
-        _order(1, 1, 1_000_001, HOR, 1, 500.0), _order(2, 2, 1_000_001, PUSH, 2, 500.0),
-        _order(3, 5, 1_000_002, KAZ, 1, 700.0, cancelled=True), _order(4, 10, 1_000_001, HOR, 1, 500.0),
-        _order(5, 20, 1_000_003, HOR, 3, 300.0), _order(6, 45, 1_000_001, KAZ, 1, 500.0),
+        _order(1, 1, 1_000_001, HOR, 1, 500.0),
+        _order(2, 2, 1_000_001, PUSH, 2, 500.0),
+        _order(3, 5, 1_000_002, KAZ, 1, 700.0, cancelled=True),
+        _order(4, 10, 1_000_001, HOR, 1, 500.0),
+        _order(5, 20, 1_000_003, HOR, 3, 300.0),
+        _order(6, 45, 1_000_001, KAZ, 1, 500.0),
         _order(7, 3, 1_000_002, PODOLSK, 1, 700.0),
         _order(8, 12, 1_000_004, KAZAN_FBS, 2, 900.0, cancelled=True),
-        _order(9, 25, 1_000_004, PODOLSK, 1, 900.0), _order(10, 50, 1_000_004, PODOLSK, 1, 900.0),
+        _order(9, 25, 1_000_004, PODOLSK, 1, 900.0),
+        _order(10, 50, 1_000_004, PODOLSK, 1, 900.0),
         _order(11, 0.5, 1_000_005, KAZAN_FBS, 1, 250.0),
     ],
 }
 OTHER = {
-    "name": "other-shop", "marketplace": "ozon",
+    "name": "other-shop",
+    "marketplace": "ozon",
     "credentials": {"client_id": "654321", "api_key": "key-654321"},
-    "products": [{"product_id": 900, "offer_id": "B-1", "sku": 9_000_001, "name": "Чужой", "brand": "X",
-                  "category": "Y"}],
+    "products": [
+        {
+            "product_id": 900,
+            "offer_id": "B-1",
+            "sku": 9_000_001,
+            "name": "Чужой",
+            "brand": "X",
+            "category": "Y",
+        }
+    ],
     "warehouses": [{"id": HOR, "name": "ХОРУГВИНО_РФЦ", "kind": "marketplace"}],
-    "stocks": [_stock(9_000_001, HOR, 99)], "orders": [],
+    "stocks": [_stock(9_000_001, HOR, 99)],
+    "orders": [],
 }
 
 
@@ -133,19 +175,41 @@ def _page(key: str, row: dict[str, Any]) -> dict[str, Any]:
     return _object({"cursor": _STR, "has_next": _BOOL, key: {"type": "array", "items": _object(row)}})
 
 
-_FBS_ROW = {"sku": _INT, "offer_id": _STR, "product_id": _INT, "warehouse_id": _INT, "present": _UINT,
-            "reserved": _UINT, "free_stock": _UINT}
+_FBS_ROW = {
+    "sku": _INT,
+    "offer_id": _STR,
+    "product_id": _INT,
+    "warehouse_id": _INT,
+    "present": _UINT,
+    "reserved": _UINT,
+    "free_stock": _UINT,
+}
 FIELD_TABLES: dict[str, dict[str, Any]] = {
-    "/v2/warehouse/list": _object({
-        "warehouses": {"type": "array", "items": _object({
-            "warehouse_id": _INT, "name": _STR, "status": _STR, "warehouse_type": _STR, "is_rfbs": _BOOL,
-            "is_kgt": _BOOL, "has_postings_limit": _BOOL, "postings_limit": _INT,
-            "working_days": {"type": "array"},
-        })},
-        "cursor": _STR, "has_next": _BOOL,
-    }),
-    "/v1/product/info/warehouse/stocks": _page("stocks", {**_FBS_ROW, "updated_at": {"type": "string",
-                                                                                     "format": "date-time"}}),
+    "/v2/warehouse/list": _object(
+        {
+            "warehouses": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "warehouse_id": _INT,
+                        "name": _STR,
+                        "status": _STR,
+                        "warehouse_type": _STR,
+                        "is_rfbs": _BOOL,
+                        "is_kgt": _BOOL,
+                        "has_postings_limit": _BOOL,
+                        "postings_limit": _INT,
+                        "working_days": {"type": "array"},
+                    }
+                ),
+            },
+            "cursor": _STR,
+            "has_next": _BOOL,
+        }
+    ),
+    "/v1/product/info/warehouse/stocks": _page(
+        "stocks", {**_FBS_ROW, "updated_at": {"type": "string", "format": "date-time"}}
+    ),
     "/v2/product/info/stocks-by-warehouse/fbs": _page("products", {**_FBS_ROW, "warehouse_name": _STR}),
 }
 RPC_STATUS = _object({"code": _INT, "message": _STR, "details": {"type": "array"}})
@@ -157,8 +221,9 @@ class Ozon:
     def __init__(self, server: SandboxServer, openapi: OpenAPI, seller: dict[str, Any] = SHOP) -> None:
         self.server, self.openapi, self.base = server, openapi, server.urls["ozon"]
         self.session = requests.Session()
-        self.session.headers.update({"Client-Id": seller["credentials"]["client_id"],
-                                     "Api-Key": seller["credentials"]["api_key"]})
+        self.session.headers.update(
+            {"Client-Id": seller["credentials"]["client_id"], "Api-Key": seller["credentials"]["api_key"]}
+        )
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> requests.Response:
         answer = self.session.post(self.base + path, json=body, headers=headers, timeout=30)
@@ -242,8 +307,11 @@ def test_missing_headers_get_401_code_16(ozon: Ozon) -> None:
     for headers in ({}, {"Client-Id": "123456"}, {"Api-Key": "key-123456"}):
         answer = requests.post(ozon.base + "/v3/product/list", json={"limit": 1}, headers=headers, timeout=10)
         assert answer.status_code == 401
-        assert answer.json() == {"code": 16, "message": "Client-Id and Api-Key headers are required",
-                                 "details": []}
+        assert answer.json() == {
+            "code": 16,
+            "message": "Client-Id and Api-Key headers are required",
+            "details": [],
+        }
 
 
 def test_non_numeric_client_id_gets_400_code_3(ozon: Ozon) -> None:
@@ -253,20 +321,27 @@ def test_non_numeric_client_id_gets_400_code_3(ozon: Ozon) -> None:
     assert answer.json()["message"] == "Client-Id header value should be positive integer"
 
 
-@pytest.mark.parametrize("headers", [
-    {"Api-Key": "wrong"},
-    {"Api-Key": "key-654321"},  # another seller's key
-    {"Client-Id": "999999"},  # no such seller
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Api-Key": "wrong"},
+        {"Api-Key": "key-654321"},  # another seller's key
+        {"Client-Id": "999999"},  # no such seller
+    ],
+)
 def test_wrong_key_or_client_gets_404_code_5(ozon: Ozon, headers: dict[str, str]) -> None:
     answer = ozon.post("/v3/product/list", {"limit": 1}, headers=headers)
     assert answer.status_code == 404
-    assert answer.json() == {"code": 5, "message": "Invalid Api-Key, please check the key and try again",
-                             "details": []}
+    assert answer.json() == {
+        "code": 5,
+        "message": "Invalid Api-Key, please check the key and try again",
+        "details": [],
+    }
 
 
-def test_each_seller_sees_only_its_own_catalogue(ozon: Ozon, ozon_server: SandboxServer,
-                                                  ozon_spec: OpenAPI) -> None:
+def test_each_seller_sees_only_its_own_catalogue(
+    ozon: Ozon, ozon_server: SandboxServer, ozon_spec: OpenAPI
+) -> None:
     other = Ozon(ozon_server, ozon_spec, OTHER)
     mine = ozon.post("/v3/product/list", {"limit": 1000}).json()["result"]["items"]
     theirs = other.post("/v3/product/list", {"limit": 1000}).json()["result"]["items"]
@@ -304,16 +379,26 @@ def test_product_list_filters_and_stock_flags(ozon: Ozon) -> None:
         assert answer.status_code == 200, answer.text
         return answer.json()["result"]["items"]
 
-    flags = {i["offer_id"]: (i["has_fbo_stocks"], i["has_fbs_stocks"], i["sku"])
-             for i in listed({"offer_id": ["A-2", "A-6"]})}
+    flags = {
+        i["offer_id"]: (i["has_fbo_stocks"], i["has_fbs_stocks"], i["sku"])
+        for i in listed({"offer_id": ["A-2", "A-6"]})
+    }
     assert flags == {"A-2": (True, True, 1_000_002), "A-6": (False, False, 1_000_006)}
     assert [i["offer_id"] for i in listed({"product_id": ["104"]})] == ["A-4"]
     assert listed({"visibility": "ARCHIVED"}) == []
     assert {i["offer_id"] for i in listed({"visibility": "EMPTY_STOCK"})} == {"A-3", "A-6"}
 
 
-@pytest.mark.parametrize("body", [{}, {"limit": 0}, {"limit": 1001}, {"limit": 5, "last_id": "%%%"},
-                                  {"limit": 5, "filter": {"visibility": "SOMETIMES"}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"limit": 0},
+        {"limit": 1001},
+        {"limit": 5, "last_id": "%%%"},
+        {"limit": 5, "filter": {"visibility": "SOMETIMES"}},
+    ],
+)
 def test_product_list_refuses_bad_bodies_with_code_3(ozon: Ozon, body: dict[str, Any]) -> None:
     answer = ozon.post("/v3/product/list", body)
     assert answer.status_code == 400 and answer.json()["code"] == 3 and answer.json()["message"]
@@ -402,10 +487,10 @@ def test_stock_on_warehouses_equals_analytics_stocks_and_can_be_switched_off(ozo
         offset += 2
     skus = [str(p["sku"]) for p in SHOP["products"]]
     items = ozon.paced("/v1/analytics/stocks", {"skus": skus}).json()["items"]
-    legacy = {(r["sku"], r["warehouse_name"]): (r["free_to_sell_amount"], r["promised_amount"])
-              for r in rows}
-    current = {(i["sku"], i["warehouse_name"]): (i["available_stock_count"], i["transit_stock_count"])
-               for i in items}
+    legacy = {(r["sku"], r["warehouse_name"]): (r["free_to_sell_amount"], r["promised_amount"]) for r in rows}
+    current = {
+        (i["sku"], i["warehouse_name"]): (i["available_stock_count"], i["transit_stock_count"]) for i in items
+    }
     assert legacy == current
     reserved = sum(r["reserved_amount"] for r in rows)
     assert reserved == sum(scenario_totals(SHOP, FBO, "reserved").values())
@@ -438,8 +523,10 @@ def test_fbs_stock_by_warehouse_equals_the_scenario(ozon: Ozon) -> None:
     for warehouse in warehouses:
         cursor = ""
         while True:
-            body = ozon.post("/v1/product/info/warehouse/stocks",
-                             {"warehouse_id": warehouse["warehouse_id"], "limit": 1, "cursor": cursor}).json()
+            body = ozon.post(
+                "/v1/product/info/warehouse/stocks",
+                {"warehouse_id": warehouse["warehouse_id"], "limit": 1, "cursor": cursor},
+            ).json()
             for row in body["stocks"]:
                 assert row["free_stock"] == row["present"] - row["reserved"]
                 per_warehouse[(row["sku"], row["warehouse_id"])] = row["present"]
@@ -452,15 +539,17 @@ def test_fbs_stock_by_warehouse_equals_the_scenario(ozon: Ozon) -> None:
     cursor = ""
     skus = [str(p["sku"]) for p in SHOP["products"]]
     while True:
-        body = ozon.post("/v2/product/info/stocks-by-warehouse/fbs",
-                         {"sku": skus, "limit": 2, "cursor": cursor}).json()
+        body = ozon.post(
+            "/v2/product/info/stocks-by-warehouse/fbs", {"sku": skus, "limit": 2, "cursor": cursor}
+        ).json()
         by_sku |= {(r["sku"], r["warehouse_id"]): r["present"] for r in body["products"]}
         if not body["has_next"]:
             break
         cursor = body["cursor"]
     assert by_sku == dict(expected)
-    by_offer = ozon.post("/v2/product/info/stocks-by-warehouse/fbs",
-                         {"offer_id": ["A-5"], "limit": 10}).json()
+    by_offer = ozon.post(
+        "/v2/product/info/stocks-by-warehouse/fbs", {"offer_id": ["A-5"], "limit": 10}
+    ).json()
     assert [(r["warehouse_name"], r["present"]) for r in by_offer["products"]] == [("Склад Казань FBS", 5)]
 
     for warehouse_id in (HOR, 1):  # an Ozon warehouse, an unknown one
@@ -487,8 +576,11 @@ def test_turnover_allows_one_call_a_minute_and_honours_retry_after(ozon: Ozon) -
 
     second = ozon.post("/v1/analytics/turnover/stocks", {"sku": ["1000001"]})
     assert second.status_code == 429
-    assert second.json() == {"code": 8, "message": "You have reached request rate limit per second",
-                             "details": []}
+    assert second.json() == {
+        "code": 8,
+        "message": "You have reached request rate limit per second",
+        "details": [],
+    }
     wait = float(second.headers["Retry-After"])
     assert 0 < wait <= 60 / TIME_SCALE + 0.05  # one minute, time-scaled
     time.sleep(wait)
@@ -501,8 +593,11 @@ def test_turnover_allows_one_call_a_minute_and_honours_retry_after(ozon: Ozon) -
 
 def _window_orders(days: int, warehouses: set[int]) -> list[dict[str, Any]]:
     since = CLOCK - timedelta(days=days)
-    return [o for o in SHOP["orders"]
-            if o["warehouse_id"] in warehouses and datetime.fromisoformat(o["at"]) > since]
+    return [
+        o
+        for o in SHOP["orders"]
+        if o["warehouse_id"] in warehouses and datetime.fromisoformat(o["at"]) > since
+    ]
 
 
 def _iso(moment: datetime) -> str:
@@ -512,28 +607,50 @@ def _iso(moment: datetime) -> str:
 def test_postings_per_scheme_equal_the_scenario_orders_in_the_window(ozon: Ozon) -> None:
     now = datetime.now(UTC)
     window = {"since": _iso(now - timedelta(days=30)), "to": _iso(now + timedelta(minutes=1))}
-    fbo = ozon.post("/v2/posting/fbo/list", {"dir": "ASC", "filter": window, "limit": 1000, "offset": 0,
-                                            "with": {"analytics_data": True, "financial_data": True}})
+    fbo = ozon.post(
+        "/v2/posting/fbo/list",
+        {
+            "dir": "ASC",
+            "filter": window,
+            "limit": 1000,
+            "offset": 0,
+            "with": {"analytics_data": True, "financial_data": True},
+        },
+    )
     assert fbo.status_code == 200, fbo.text
     postings = fbo.json()["result"]
     expected = _window_orders(30, FBO)
     assert sorted(p["posting_number"] for p in postings) == sorted(o["id"] for o in expected)
     assert all(p["analytics_data"]["warehouse_id"] in FBO for p in postings)
     assert [p["posting_number"] for p in postings if p["status"] == "cancelled"] == [
-        o["id"] for o in expected if o["cancelled"]]
+        o["id"] for o in expected if o["cancelled"]
+    ]
     newest = postings[-1]  # ASC: oldest first
-    assert newest["products"] == [{
-        "sku": 1_000_001, "offer_id": "A-1", "name": "Товар 1", "quantity": 1, "price": "500.000000",
-        "currency_code": "RUB", "is_marketplace_buyout": False, "digital_codes": [],
-    }]
+    assert newest["products"] == [
+        {
+            "sku": 1_000_001,
+            "offer_id": "A-1",
+            "name": "Товар 1",
+            "quantity": 1,
+            "price": "500.000000",
+            "currency_code": "RUB",
+            "is_marketplace_buyout": False,
+            "digital_codes": [],
+        }
+    ]
     # Served one day before the sandbox's "now", as the scenario has it one day before its clock.
     served = datetime.fromisoformat(newest["created_at"].replace("Z", "+00:00"))
     assert abs(served - (now - timedelta(days=1))) < timedelta(minutes=1)
 
     fbs, offset = [], 0
     while True:
-        body = {"dir": "DESC", "filter": window, "limit": 2, "offset": offset,
-                "with": {"analytics_data": True}}
+        body = {
+            "dir": "DESC",
+            "filter": window,
+            "limit": 2,
+            "offset": offset,
+            "with": {"analytics_data": True},
+        }
         result = ozon.post("/v3/posting/fbs/list", body).json()["result"]
         fbs += result["postings"]
         if not result["has_next"]:
@@ -543,16 +660,19 @@ def test_postings_per_scheme_equal_the_scenario_orders_in_the_window(ozon: Ozon)
     assert all(p["delivery_method"]["warehouse_id"] in FBS for p in fbs)
     assert fbs[0]["analytics_data"]["warehouse"] == "Склад Казань FBS"  # DESC: newest first
 
-    cancelled = ozon.post("/v3/posting/fbs/list", {"filter": {**window, "status": "cancelled"}, "limit": 10,
-                                                   "offset": 0}).json()["result"]["postings"]
+    cancelled = ozon.post(
+        "/v3/posting/fbs/list", {"filter": {**window, "status": "cancelled"}, "limit": 10, "offset": 0}
+    ).json()["result"]["postings"]
     assert [p["posting_number"] for p in cancelled] == ["0000000008-0001-1"]
 
 
 def test_postings_refuse_bad_windows(ozon: Ozon) -> None:
-    for body in ({"filter": {"since": "2025-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"}, "limit": 10},
-                 {"filter": {"since": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "limit": 10},
-                 {"filter": {"since": "2026-01-01T00:00:00Z"}, "limit": 10},
-                 {"filter": {"since": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}}):
+    for body in (
+        {"filter": {"since": "2025-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"}, "limit": 10},
+        {"filter": {"since": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "limit": 10},
+        {"filter": {"since": "2026-01-01T00:00:00Z"}, "limit": 10},
+        {"filter": {"since": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}},
+    ):
         for path in ("/v2/posting/fbo/list", "/v3/posting/fbs/list"):
             answer = ozon.post(path, body)
             assert answer.status_code == 400 and answer.json()["code"] == 3, (path, body)
@@ -576,8 +696,15 @@ def test_injected_429_carries_retry_after(ozon: Ozon) -> None:
     assert float(limited.headers["Retry-After"]) > 0
 
 
-@pytest.mark.parametrize("path", ["/v1/warehouse/list", "/v1/product/info/stocks-by-warehouse/fbs",
-                                  "/v3/product/info/stocks", "/v2/product/list"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/warehouse/list",
+        "/v1/product/info/stocks-by-warehouse/fbs",
+        "/v3/product/info/stocks",
+        "/v2/product/list",
+    ],
+)
 def test_switched_off_methods_answer_404(ozon: Ozon, path: str) -> None:
     answer = requests.post(ozon.base + path, json={}, headers=dict(ozon.session.headers), timeout=10)
     assert answer.status_code == 404 and answer.json()["code"] == 5
@@ -595,13 +722,15 @@ def test_generated_shop_totals_agree_across_methods(scenario: Scenario, ozon_spe
         ozon = Ozon(server, ozon_spec, seller)
         totals = v4_totals(ozon, 1000)
         assert {k: v[0] for k, v in totals["fbo"].items() if v[0]} == {
-            k: v for k, v in scenario_totals(seller, fbo_ids, "available").items() if v}
+            k: v for k, v in scenario_totals(seller, fbo_ids, "available").items() if v
+        }
         assert {k: v[0] for k, v in totals["fbs"].items() if v[0]} == {
-            k: v for k, v in scenario_totals(seller, fbs_ids, "available").items() if v}
+            k: v for k, v in scenario_totals(seller, fbs_ids, "available").items() if v
+        }
         skus = [str(p["sku"]) for p in seller["products"]]
         analytics: Counter[int] = Counter()
         for start in range(0, len(skus), 100):
-            answer = ozon.paced("/v1/analytics/stocks", {"skus": skus[start: start + 100]})
+            answer = ozon.paced("/v1/analytics/stocks", {"skus": skus[start : start + 100]})
             assert answer.status_code == 200, answer.text
             for item in answer.json()["items"]:
                 analytics[item["sku"]] += item["available_stock_count"]
@@ -617,8 +746,10 @@ def test_generated_shop_totals_agree_across_methods(scenario: Scenario, ozon_spe
         window = {"since": _iso(datetime.now(UTC) - timedelta(days=365)), "to": _iso(datetime.now(UTC))}
         extras = {"analytics_data": True, "financial_data": True, "legal_info": True}
         fbo_postings = ozon.post("/v2/posting/fbo/list", {"filter": window, "limit": 1000, "with": extras})
-        fbs_postings = ozon.post("/v3/posting/fbs/list", {"filter": window, "limit": 1000, "offset": 0,
-                                                          "with": {**extras, "barcodes": True}})
+        fbs_postings = ozon.post(
+            "/v3/posting/fbs/list",
+            {"filter": window, "limit": 1000, "offset": 0, "with": {**extras, "barcodes": True}},
+        )
         assert fbo_postings.status_code == 200 and fbs_postings.status_code == 200
         by_scheme = Counter("fbo" if o["warehouse_id"] in fbo_ids else "fbs" for o in seller["orders"])
         assert len(fbo_postings.json()["result"]) == min(1000, by_scheme["fbo"])

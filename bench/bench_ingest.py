@@ -1,0 +1,108 @@
+"""Ingestion benchmark: rows/s of a full WB sync into PostgreSQL and DuckDB, side by side with a
+plain COPY of the same rows into PostgreSQL, and HTTP requests per sync.
+
+    uv run python bench/bench_ingest.py [--skus 10000] [--warehouses 40] [--request-skus 1000 10000]
+
+The sandbox runs time-scaled (limits 1000× faster) so the marketplace's pacing does not hide the
+loading cost; at real speed a sync is bound by WB's limits (order-feed: 1 page a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import psycopg
+import requests
+
+from pipelines.destination import tenant_pipeline
+from pipelines.http_policy import HttpPolicy
+from pipelines.runner import run_source
+from pipelines.wildberries import wildberries_source
+from pipelines.wildberries.helpers import WbUrls
+from sandbox.generate import generate_scenario
+from sandbox.scenario import parse_scenario
+from sandbox.server import SandboxServer
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SCALE = 1000.0
+
+
+def sync(server: SandboxServer, token: str, url: str, workdir: Path) -> tuple[float, int, dict[str, int]]:
+    pipeline = tenant_pipeline("bench", "wildberries", url, workdir / uuid.uuid4().hex)
+    started = time.perf_counter()
+    result = run_source(pipeline, lambda: wildberries_source(
+        token, "bench", datetime.now(UTC), WbUrls.from_sandbox(server.urls), 30, HttpPolicy(time_scale=SCALE)))
+    elapsed = time.perf_counter() - started
+    return elapsed, sum(result.rows.values()), result.rows
+
+
+def copy_rows(url: str, rows: list[dict]) -> float:
+    """The floor: the same stock rows through one COPY into a bare table."""
+    columns = list(rows[0])
+    with psycopg.connect(url) as conn:
+        conn.execute("create table copy_stock (" + ", ".join(f'"{c}" text' for c in columns) + ")")
+        started = time.perf_counter()
+        with conn.cursor().copy(f"copy copy_stock ({', '.join(columns)}) from stdin") as copy:
+            buffer = io.StringIO()
+            for row in rows:
+                buffer.write("\t".join("" if row[c] is None else str(row[c]) for c in columns) + "\n")
+            copy.write(buffer.getvalue())
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def requests_per_sync(skus: int, workdir: Path) -> Counter[str]:
+    scenario = parse_scenario(orjson.dumps(generate_scenario(sellers=1, skus=skus, warehouses=40, seed=2)))
+    with SandboxServer(scenario, time_scale=SCALE) as server:
+        sync(server, scenario["sellers"][0]["credentials"]["token"], f"duckdb:///{workdir}/r{skus}.duckdb", workdir)
+        log = requests.get(server.control_url + "/requests", timeout=30).json()
+    return Counter(e["path"] for e in log)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--warehouses", type=int, default=40)
+    parser.add_argument("--request-skus", type=int, nargs="*", default=[1000, 10_000])
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    scenario = parse_scenario(orjson.dumps(
+        generate_scenario(sellers=1, skus=args.skus, warehouses=args.warehouses, seed=1)))
+    seller = scenario["sellers"][0]
+    token = seller["credentials"]["token"]
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'create database "{db}"')
+    pg = ADMIN.rsplit("/", 1)[0] + "/" + db
+    try:
+        with SandboxServer(scenario, time_scale=SCALE) as server:
+            duck_s, duck_rows, rows = sync(server, token, f"duckdb:///{workdir}/w.duckdb", workdir)
+            pg_s, pg_rows, _ = sync(server, token, pg, workdir)
+        stock_rows = [{"chrt_id": s["chrt_id"], "warehouse_id": s["warehouse_id"], "quantity": s["quantity"],
+                       "in_way_to_client": s.get("in_way_to_client", 0),
+                       "in_way_from_client": s.get("in_way_from_client", 0)} for s in seller["stocks"]]
+        copy_s = copy_rows(pg, stock_rows)
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{db}" with (force)')
+    print(f"scenario: {args.skus} SKUs × {args.warehouses} warehouses; rows per sync: {rows}")
+    print(f"{'target':<28}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
+    print(f"{'full sync → DuckDB':<28}{duck_rows:>10}{duck_s:>10.2f}{duck_rows / duck_s:>12.0f}")
+    print(f"{'full sync → PostgreSQL':<28}{pg_rows:>10}{pg_s:>10.2f}{pg_rows / pg_s:>12.0f}")
+    print(f"{'plain COPY → PostgreSQL':<28}{len(stock_rows):>10}{copy_s:>10.2f}{len(stock_rows) / copy_s:>12.0f}")
+    print(f"ratio COPY rows/s ÷ sync→PostgreSQL rows/s: {(len(stock_rows) / copy_s) / (pg_rows / pg_s):.1f}")
+    for skus in args.request_skus:
+        counts = requests_per_sync(skus, workdir)
+        print(f"HTTP requests per sync, {skus} SKUs: {sum(counts.values())} {dict(counts)}")
+
+
+if __name__ == "__main__":
+    main()
