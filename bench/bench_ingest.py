@@ -38,8 +38,17 @@ SCALE = 1000.0
 def sync(server: SandboxServer, token: str, url: str, workdir: Path) -> tuple[float, int, dict[str, int]]:
     pipeline = tenant_pipeline("bench", "wildberries", url, workdir / uuid.uuid4().hex)
     started = time.perf_counter()
-    result = run_source(pipeline, lambda: wildberries_source(
-        token, "bench", datetime.now(UTC), WbUrls.from_sandbox(server.urls), 30, HttpPolicy(time_scale=SCALE)))
+    result = run_source(
+        pipeline,
+        lambda: wildberries_source(
+            token,
+            "bench",
+            datetime.now(UTC),
+            WbUrls.from_sandbox(server.urls),
+            30,
+            HttpPolicy(time_scale=SCALE),
+        ),
+    )
     elapsed = time.perf_counter() - started
     return elapsed, sum(result.rows.values()), result.rows
 
@@ -62,7 +71,12 @@ def copy_rows(url: str, rows: list[dict]) -> float:
 def requests_per_sync(skus: int, workdir: Path) -> Counter[str]:
     scenario = parse_scenario(orjson.dumps(generate_scenario(sellers=1, skus=skus, warehouses=40, seed=2)))
     with SandboxServer(scenario, time_scale=SCALE) as server:
-        sync(server, scenario["sellers"][0]["credentials"]["token"], f"duckdb:///{workdir}/r{skus}.duckdb", workdir)
+        sync(
+            server,
+            scenario["sellers"][0]["credentials"]["token"],
+            f"duckdb:///{workdir}/r{skus}.duckdb",
+            workdir,
+        )
         log = requests.get(server.control_url + "/requests", timeout=30).json()
     return Counter(e["path"] for e in log)
 
@@ -74,8 +88,9 @@ def main() -> None:
     parser.add_argument("--request-skus", type=int, nargs="*", default=[1000, 10_000])
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    scenario = parse_scenario(orjson.dumps(
-        generate_scenario(sellers=1, skus=args.skus, warehouses=args.warehouses, seed=1)))
+    scenario = parse_scenario(
+        orjson.dumps(generate_scenario(sellers=1, skus=args.skus, warehouses=args.warehouses, seed=1))
+    )
     seller = scenario["sellers"][0]
     token = seller["credentials"]["token"]
     db = f"bench_{uuid.uuid4().hex[:8]}"
@@ -86,9 +101,16 @@ def main() -> None:
         with SandboxServer(scenario, time_scale=SCALE) as server:
             duck_s, duck_rows, rows = sync(server, token, f"duckdb:///{workdir}/w.duckdb", workdir)
             pg_s, pg_rows, _ = sync(server, token, pg, workdir)
-        stock_rows = [{"chrt_id": s["chrt_id"], "warehouse_id": s["warehouse_id"], "quantity": s["quantity"],
-                       "in_way_to_client": s.get("in_way_to_client", 0),
-                       "in_way_from_client": s.get("in_way_from_client", 0)} for s in seller["stocks"]]
+        stock_rows = [
+            {
+                "chrt_id": s["chrt_id"],
+                "warehouse_id": s["warehouse_id"],
+                "quantity": s["quantity"],
+                "in_way_to_client": s.get("in_way_to_client", 0),
+                "in_way_from_client": s.get("in_way_from_client", 0),
+            }
+            for s in seller["stocks"]
+        ]
         copy_s = copy_rows(pg, stock_rows)
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
@@ -97,7 +119,9 @@ def main() -> None:
     print(f"{'target':<28}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
     print(f"{'full sync → DuckDB':<28}{duck_rows:>10}{duck_s:>10.2f}{duck_rows / duck_s:>12.0f}")
     print(f"{'full sync → PostgreSQL':<28}{pg_rows:>10}{pg_s:>10.2f}{pg_rows / pg_s:>12.0f}")
-    print(f"{'plain COPY → PostgreSQL':<28}{len(stock_rows):>10}{copy_s:>10.2f}{len(stock_rows) / copy_s:>12.0f}")
+    print(
+        f"{'plain COPY → PostgreSQL':<28}{len(stock_rows):>10}{copy_s:>10.2f}{len(stock_rows) / copy_s:>12.0f}"
+    )
     print(f"ratio COPY rows/s ÷ sync→PostgreSQL rows/s: {(len(stock_rows) / copy_s) / (pg_rows / pg_s):.1f}")
     for skus in args.request_skus:
         counts = requests_per_sync(skus, workdir)

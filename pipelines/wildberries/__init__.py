@@ -11,12 +11,58 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.http_policy import HttpPolicy
 from pipelines.wildberries.helpers import WbClient, WbUrls
 
 MARKETPLACE = "wildberries"
+_TEXT, _INT, _TIME = pa.string(), pa.int64(), pa.timestamp("us", tz="UTC")
+_OWNER = [("tenant_id", _TEXT), ("marketplace", _TEXT)]
+# Explicit schemas: an empty answer still loads a typed (empty) table.
+PRODUCTS = pa.schema(
+    [
+        *_OWNER,
+        ("nm_id", _INT),
+        ("chrt_id", _INT),
+        ("vendor_code", _TEXT),
+        ("brand", _TEXT),
+        ("subject", _TEXT),
+        ("title", _TEXT),
+        ("tech_size", _TEXT),
+        ("barcodes", _TEXT),
+    ]
+)
+STOCK = pa.schema(
+    [
+        *_OWNER,
+        ("snapshot_at", _TIME),
+        ("nm_id", _INT),
+        ("chrt_id", _INT),
+        ("warehouse_id", _INT),
+        ("warehouse_name", _TEXT),
+        ("region", _TEXT),
+        ("warehouse_kind", _TEXT),
+        ("quantity", _INT),
+        ("in_way_to_client", _INT),
+        ("in_way_from_client", _INT),
+    ]
+)
+ORDERS = pa.schema(
+    [
+        *_OWNER,
+        ("srid", _TEXT),
+        ("nm_id", _INT),
+        ("chrt_id", _INT),
+        ("ordered_at", _TIME),
+        ("changed_at", _TIME),
+        ("warehouse_name", _TEXT),
+        ("warehouse_kind", _TEXT),
+        ("price", pa.float64()),
+        ("cancelled", pa.bool_()),
+    ]
+)
 
 
 @dlt.source(name="wildberries", max_table_nesting=0)
@@ -30,20 +76,21 @@ def wildberries_source(
 ) -> Sequence[DltResource]:
     client = WbClient(token, urls, policy)
     client.check_categories()
-    stamp = snapshot_at.astimezone(UTC).isoformat()
+    stamp = snapshot_at.astimezone(UTC)
     common = {"tenant_id": tenant, "marketplace": MARKETPLACE}
 
+    # Resources yield Arrow tables: dlt then skips row-by-row normalizing (~10× faster loads).
     @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge")
-    def products() -> Iterator[dict[str, Any]]:
-        for size in client.sizes():
-            yield {**common, **size, "barcodes": ",".join(size["barcodes"])}
+    def products() -> Iterator[pa.Table]:
+        rows = [{**common, **size, "barcodes": ",".join(size["barcodes"])} for size in client.sizes()]
+        yield pa.Table.from_pylist(rows, schema=PRODUCTS)
 
     @dlt.resource(
         name="wb_stock",
         primary_key=("snapshot_at", "chrt_id", "warehouse_kind", "warehouse_name"),
         write_disposition="merge",
     )
-    def stock() -> Iterator[dict[str, Any]]:
+    def stock() -> Iterator[pa.Table]:
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in client.wb_warehouse_stock() + client.seller_warehouse_stock():
             key = (row["chrt_id"], row["warehouse_kind"], row["warehouse_name"])
@@ -52,12 +99,11 @@ def wildberries_source(
                     merged[key][field] += row[field]
             else:
                 merged[key] = {**common, "snapshot_at": stamp, **row}
-        yield from merged.values()
+        yield pa.Table.from_pylist(list(merged.values()), schema=STOCK)
 
     @dlt.resource(name="wb_orders", primary_key="srid", write_disposition="merge")
-    def orders() -> Iterator[dict[str, Any]]:
+    def orders() -> Iterator[pa.Table]:
         since = snapshot_at - timedelta(days=orders_days)
-        for order in client.orders(since):
-            yield {**common, **order}
+        yield pa.Table.from_pylist([{**common, **order} for order in client.orders(since)], schema=ORDERS)
 
     return products, stock, orders

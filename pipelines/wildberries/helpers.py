@@ -333,8 +333,8 @@ class WbClient:
                         "srid": order["srid"],
                         "nm_id": order["nmId"],
                         "chrt_id": order["chrtId"],
-                        "ordered_at": order["createdAt"],
-                        "changed_at": order["updatedAt"],
+                        "ordered_at": _instant(order["createdAt"]),
+                        "changed_at": _instant(order["updatedAt"]),
                         "warehouse_name": order["warehouseName"],
                         "warehouse_kind": "FBS" if order["isMp"] else "FBO",
                         "price": float(order["sellerPrice"]),
@@ -373,11 +373,8 @@ class WbClient:
                         "srid": order["srid"],
                         "nm_id": order["nmId"],
                         "chrt_id": size["chrt_id"] if size else None,
-                        "ordered_at": ordered.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "changed_at": datetime.fromisoformat(order["lastChangeDate"])
-                        .replace(tzinfo=MSK)
-                        .astimezone(UTC)
-                        .strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "ordered_at": ordered.astimezone(UTC),
+                        "changed_at": _instant(order["lastChangeDate"]),
                         "warehouse_name": order["warehouseName"],
                         "warehouse_kind": "FBS" if order["warehouseType"] == "Склад продавца" else "FBO",
                         "price": float(order["priceWithDisc"]),
@@ -385,6 +382,12 @@ class WbClient:
                     }
                 )
             date_from = page[-1]["lastChangeDate"]
+
+
+def _instant(raw: str) -> datetime:
+    """An API timestamp as an aware UTC datetime (WB omits the offset where it means Moscow)."""
+    parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=MSK)).astimezone(UTC)
 
 
 def _explode_sizes(card: dict[str, Any]) -> Iterator[dict[str, Any]]:
