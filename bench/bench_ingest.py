@@ -35,7 +35,10 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SCALE = 1000.0
 
 
-def sync(server: SandboxServer, token: str, url: str, workdir: Path) -> tuple[float, int, dict[str, int]]:
+def sync(
+    server: SandboxServer, token: str, url: str, workdir: Path
+) -> tuple[float, float, int, dict[str, int]]:
+    """One full sync; returns (whole seconds, normalize+load seconds, rows, rows per table)."""
     pipeline = tenant_pipeline("bench", "wildberries", url, workdir / uuid.uuid4().hex)
     started = time.perf_counter()
     result = run_source(
@@ -50,7 +53,12 @@ def sync(server: SandboxServer, token: str, url: str, workdir: Path) -> tuple[fl
         ),
     )
     elapsed = time.perf_counter() - started
-    return elapsed, sum(result.rows.values()), result.rows
+    writing = sum(
+        (step.finished_at - step.started_at).total_seconds()
+        for step in pipeline.last_trace.steps
+        if step.step in ("normalize", "load")
+    )
+    return elapsed, writing, sum(result.rows.values()), result.rows
 
 
 def copy_rows(url: str, rows: list[dict]) -> float:
@@ -99,8 +107,10 @@ def main() -> None:
     pg = ADMIN.rsplit("/", 1)[0] + "/" + db
     try:
         with SandboxServer(scenario, time_scale=SCALE) as server:
-            duck_s, duck_rows, rows = sync(server, token, f"duckdb:///{workdir}/w.duckdb", workdir)
-            pg_s, pg_rows, _ = sync(server, token, pg, workdir)
+            duck_s, duck_write, duck_rows, rows = sync(
+                server, token, f"duckdb:///{workdir}/w.duckdb", workdir
+            )
+            pg_s, pg_write, pg_rows, _ = sync(server, token, pg, workdir)
         stock_rows = [
             {
                 "chrt_id": s["chrt_id"],
@@ -115,14 +125,19 @@ def main() -> None:
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{db}" with (force)')
+
+    def line(label: str, count: int, seconds: float) -> None:
+        print(f"{label:<40}{count:>10}{seconds:>10.2f}{count / seconds:>12.0f}")
+
     print(f"scenario: {args.skus} SKUs × {args.warehouses} warehouses; rows per sync: {rows}")
-    print(f"{'target':<28}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
-    print(f"{'full sync → DuckDB':<28}{duck_rows:>10}{duck_s:>10.2f}{duck_rows / duck_s:>12.0f}")
-    print(f"{'full sync → PostgreSQL':<28}{pg_rows:>10}{pg_s:>10.2f}{pg_rows / pg_s:>12.0f}")
-    print(
-        f"{'plain COPY → PostgreSQL':<28}{len(stock_rows):>10}{copy_s:>10.2f}{len(stock_rows) / copy_s:>12.0f}"
-    )
-    print(f"ratio COPY rows/s ÷ sync→PostgreSQL rows/s: {(len(stock_rows) / copy_s) / (pg_rows / pg_s):.1f}")
+    print(f"{'what':<40}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
+    line("full sync (HTTP + load) → DuckDB", duck_rows, duck_s)
+    line("full sync (HTTP + load) → PostgreSQL", pg_rows, pg_s)
+    line("dlt normalize + load → DuckDB", duck_rows, duck_write)
+    line("dlt normalize + load → PostgreSQL", pg_rows, pg_write)
+    line("plain COPY of the stock rows → PostgreSQL", len(stock_rows), copy_s)
+    ratio = (len(stock_rows) / copy_s) / (pg_rows / pg_write)
+    print(f"COPY rows/s ÷ dlt→PostgreSQL rows/s: {ratio:.1f}")
     for skus in args.request_skus:
         counts = requests_per_sync(skus, workdir)
         print(f"HTTP requests per sync, {skus} SKUs: {sum(counts.values())} {dict(counts)}")

@@ -20,12 +20,12 @@ from pipelines.wildberries.helpers import WbClient, WbUrls
 MARKETPLACE = "wildberries"
 _TEXT, _INT, _TIME = pa.string(), pa.int64(), pa.timestamp("us", tz="UTC")
 _OWNER = [("tenant_id", _TEXT), ("marketplace", _TEXT)]
-# Explicit schemas: an empty answer still loads a typed (empty) table.
+# Explicit schemas: an empty answer still loads a typed (empty) table; keys are NOT NULL as in dlt.
 PRODUCTS = pa.schema(
     [
         *_OWNER,
         ("nm_id", _INT),
-        ("chrt_id", _INT),
+        pa.field("chrt_id", _INT, nullable=False),
         ("vendor_code", _TEXT),
         ("brand", _TEXT),
         ("subject", _TEXT),
@@ -37,13 +37,13 @@ PRODUCTS = pa.schema(
 STOCK = pa.schema(
     [
         *_OWNER,
-        ("snapshot_at", _TIME),
+        pa.field("snapshot_at", _TIME, nullable=False),
         ("nm_id", _INT),
-        ("chrt_id", _INT),
+        pa.field("chrt_id", _INT, nullable=False),
         ("warehouse_id", _INT),
-        ("warehouse_name", _TEXT),
+        pa.field("warehouse_name", _TEXT, nullable=False),
         ("region", _TEXT),
-        ("warehouse_kind", _TEXT),
+        pa.field("warehouse_kind", _TEXT, nullable=False),
         ("quantity", _INT),
         ("in_way_to_client", _INT),
         ("in_way_from_client", _INT),
@@ -52,7 +52,7 @@ STOCK = pa.schema(
 ORDERS = pa.schema(
     [
         *_OWNER,
-        ("srid", _TEXT),
+        pa.field("srid", _TEXT, nullable=False),
         ("nm_id", _INT),
         ("chrt_id", _INT),
         ("ordered_at", _TIME),
