@@ -1,24 +1,87 @@
 """The one settings object shared by the CLI, Dagster and the API (DESIGN §3).
 
-Read from the environment (prefix `STOCK_TRACKER_`) and an optional `.env`. Later parts add
-their own fields here rather than reading the environment themselves.
+Read from the environment (prefix `STOCK_TRACKER_`) and an optional `.env`. Every outside service
+is a URL setting, so the same code talks to the real service or to the sandbox. In development
+the embedded default keeps everything under `home` and generates its own secrets there (mode
+0600); in production secrets have no defaults and must be given.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+from cryptography.fernet import Fernet
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STOCK_TRACKER_", env_file=".env", extra="ignore")
 
+    environment: Literal["development", "production"] = "development"
     # Everything the embedded default keeps (databases, Dagster storage, generated secrets, output).
     home: Path = Path(".stock-tracker")
+    # App database (tenants, users, credentials, runs): SQLite by default, PostgreSQL in production.
+    app_database_url: str = ""
+    # Marketplace data: `duckdb:///…/{tenant}.duckdb` (one file per tenant, embedded default) or
+    # `postgresql://…` (one database, a schema per tenant).
+    warehouse_url: str = ""
+    # Fernet keys, comma-separated, newest first: the first encrypts, all decrypt (rotation).
+    encryption_keys: str = ""
+
+    wb_content_url: str = "https://content-api.wildberries.ru"
+    wb_analytics_url: str = "https://seller-analytics-api.wildberries.ru"
+    wb_statistics_url: str = "https://statistics-api.wildberries.ru"
+    wb_marketplace_url: str = "https://marketplace-api.wildberries.ru"
+    wb_common_url: str = "https://common-api.wildberries.ru"
+    ozon_url: str = "https://api-seller.ozon.ru"
+    # Only the sandbox runs faster than real time; pacing and waits follow it.
+    marketplace_time_scale: float = 1.0
+
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 18555
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        if self.environment == "production":
+            missing = [n for n in ("app_database_url", "warehouse_url", "encryption_keys") if not getattr(self, n)]
+            if missing:
+                raise ValueError("production needs " + ", ".join(f"STOCK_TRACKER_{n.upper()}" for n in missing))
+            return self
+        if not self.app_database_url:
+            self.app_database_url = f"sqlite:///{self.home / 'app.db'}"
+        if not self.warehouse_url:
+            self.warehouse_url = f"duckdb:///{self.home / 'warehouse' / '{tenant}.duckdb'}"
+        if not self.encryption_keys:
+            self.encryption_keys = _local_secret(self.home / "secrets" / "fernet.keys", Fernet.generate_key)
+        return self
+
+    @property
+    def fernet_keys(self) -> list[str]:
+        return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+
+    def sandbox_urls(self, urls: dict[str, str]) -> Settings:
+        """A copy pointed at a running sandbox (its `serve` JSON of base URLs)."""
+        return self.model_copy(update={
+            "wb_content_url": urls["wb_content"], "wb_analytics_url": urls["wb_analytics"],
+            "wb_statistics_url": urls["wb_statistics"], "wb_marketplace_url": urls["wb_marketplace"],
+            "wb_common_url": urls["wb_common"], "ozon_url": urls["ozon"],
+        })
+
+
+def _local_secret(path: Path, make: object) -> str:
+    """A secret kept in `home` for the embedded default, created once with mode 0600."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make().decode() if callable(make) else str(make)  # type: ignore[operator]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
 
 
 @lru_cache

@@ -17,6 +17,7 @@ FBO_POSTINGS = "/v2/posting/fbo/list"
 FBS_POSTINGS = "/v3/posting/fbs/list"
 
 PAGE = 1000  # the documented maximum `limit` of the list methods
+WAREHOUSE_PAGE = 100  # /v2/warehouse/list: the maximum is undocumented; sellers have a handful
 INFO_BATCH = 1000  # ids per /v3/product/info/list call
 ANALYTICS_BATCH = 100  # SKUs per /v1/analytics/stocks call (documented maximum)
 TURNOVER_BATCH = 1000  # SKUs per /v1/analytics/turnover/stocks call (its `limit` maximum)
