@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
+from cli_tenants import register as register_tenant_commands
 from settings import get_settings
 
 
@@ -124,6 +125,8 @@ def demo(scenario_path: str | None) -> None:
 
     run_demo(_load(scenario_path))
 
+
+register_tenant_commands(main)
 
 if __name__ == "__main__":
     main()

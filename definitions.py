@@ -1,0 +1,57 @@
+"""The Dagster code location: assets, checks, the sync job, schedules and sensors (workspace.yaml)."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, EnvVar
+from dagster_dlt import DagsterDltResource
+
+from assets.ingest import ozon_ingest, wildberries_ingest
+from assets.jobs import build_sync_job
+from assets.schedules import SCHEDULES
+from assets.sensors import tenant_partitions_sensor
+from assets.stock import orders_window, stock_metrics, stock_snapshot
+from resources.marketplaces import MarketplaceApis
+from resources.tenants import TenantDirectory
+from resources.warehouse import WarehouseResource
+from settings import Settings, get_settings
+
+
+def _setting(settings: Settings, name: str) -> str | EnvVar:
+    """Values given in the environment stay references to it, so the Dagster UI shows the
+    variable's name, never a password inside a URL."""
+    variable = f"STOCK_TRACKER_{name.upper()}"
+    return EnvVar(variable) if os.environ.get(variable) else str(getattr(settings, name))
+
+
+def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: float = 30.0) -> Definitions:
+    settings = settings or get_settings()
+    return Definitions(
+        assets=[wildberries_ingest, ozon_ingest, stock_snapshot, orders_window, stock_metrics],
+        jobs=[build_sync_job(retry_delay_seconds)],
+        schedules=SCHEDULES,
+        sensors=[tenant_partitions_sensor],
+        resources={
+            "dlt": DagsterDltResource(),
+            "tenants": TenantDirectory(
+                app_database_url=_setting(settings, "app_database_url"),
+                keys_file=str(settings.home / "secrets" / "fernet.keys"),
+            ),
+            "warehouse": WarehouseResource(
+                url=_setting(settings, "warehouse_url"), pipelines_dir=str(settings.home / "pipelines")
+            ),
+            "marketplaces": MarketplaceApis(
+                wb_content_url=settings.wb_content_url,
+                wb_analytics_url=settings.wb_analytics_url,
+                wb_statistics_url=settings.wb_statistics_url,
+                wb_marketplace_url=settings.wb_marketplace_url,
+                wb_common_url=settings.wb_common_url,
+                ozon_url=settings.ozon_url,
+                time_scale=settings.marketplace_time_scale,
+            ),
+        },
+    )
+
+
+defs = build_definitions()

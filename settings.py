@@ -47,9 +47,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
         if self.environment == "production":
-            missing = [n for n in ("app_database_url", "warehouse_url", "encryption_keys") if not getattr(self, n)]
+            missing = [
+                n for n in ("app_database_url", "warehouse_url", "encryption_keys") if not getattr(self, n)
+            ]
             if missing:
-                raise ValueError("production needs " + ", ".join(f"STOCK_TRACKER_{n.upper()}" for n in missing))
+                raise ValueError(
+                    "production needs " + ", ".join(f"STOCK_TRACKER_{n.upper()}" for n in missing)
+                )
             return self
         if not self.app_database_url:
             self.app_database_url = f"sqlite:///{self.home / 'app.db'}"
@@ -65,11 +69,16 @@ class Settings(BaseSettings):
 
     def sandbox_urls(self, urls: dict[str, str]) -> Settings:
         """A copy pointed at a running sandbox (its `serve` JSON of base URLs)."""
-        return self.model_copy(update={
-            "wb_content_url": urls["wb_content"], "wb_analytics_url": urls["wb_analytics"],
-            "wb_statistics_url": urls["wb_statistics"], "wb_marketplace_url": urls["wb_marketplace"],
-            "wb_common_url": urls["wb_common"], "ozon_url": urls["ozon"],
-        })
+        return self.model_copy(
+            update={
+                "wb_content_url": urls["wb_content"],
+                "wb_analytics_url": urls["wb_analytics"],
+                "wb_statistics_url": urls["wb_statistics"],
+                "wb_marketplace_url": urls["wb_marketplace"],
+                "wb_common_url": urls["wb_common"],
+                "ozon_url": urls["ozon"],
+            }
+        )
 
 
 def _local_secret(path: Path, make: object) -> str:

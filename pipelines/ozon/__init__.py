@@ -12,28 +12,93 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
-from dlt.common.schema.typing import TTableSchemaColumns
+import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.http_policy import HttpPolicy
 from pipelines.ozon.helpers import OzonClient, OzonUrls
 
 MARKETPLACE = "ozon"
-
-
-def _nullable(data_type: str, *names: str) -> TTableSchemaColumns:
-    """Columns some paths leave empty (a method that does not report them), typed up front so the
-    table has them whichever path the first load took."""
-    return {name: {"name": name, "data_type": data_type, "nullable": True} for name in names}  # type: ignore[misc]
-
-
-PRODUCT_COLUMNS = {**_nullable("text", "brand", "category"), **_nullable("bigint", "category_id", "type_id")}
-STOCK_COLUMNS = {
-    **_nullable("bigint", "product_id", "warehouse_id", "reserved", "in_way_from_client"),
-    **_nullable("text", "cluster"),
-}
-ORDER_COLUMNS = _nullable("bigint", "product_id", "warehouse_id")
-ID_COLUMNS = _nullable("bigint", "product_id")
+_TEXT, _INT, _FLOAT, _TIME = pa.string(), pa.int64(), pa.float64(), pa.timestamp("us", tz="UTC")
+_OWNER = [("tenant_id", _TEXT), ("marketplace", _TEXT)]
+# Explicit schemas: an empty answer still loads a typed (empty) table, and columns a method does
+# not report (brand, FBO reservations, …) exist as NULL; keys are NOT NULL as in dlt.
+PRODUCTS = pa.schema(
+    [
+        *_OWNER,
+        pa.field("sku", _INT, nullable=False),
+        ("product_id", _INT),
+        ("offer_id", _TEXT),
+        ("name", _TEXT),
+        ("brand", _TEXT),
+        ("category", _TEXT),
+        ("category_id", _INT),
+        ("type_id", _INT),
+        ("barcodes", _TEXT),
+        ("archived", pa.bool_()),
+    ]
+)
+STOCK = pa.schema(
+    [
+        *_OWNER,
+        pa.field("snapshot_at", _TIME, nullable=False),
+        pa.field("sku", _INT, nullable=False),
+        ("product_id", _INT),
+        ("offer_id", _TEXT),
+        ("warehouse_id", _INT),
+        pa.field("warehouse_name", _TEXT, nullable=False),
+        pa.field("warehouse_kind", _TEXT, nullable=False),
+        ("cluster", _TEXT),
+        ("quantity", _INT),
+        ("reserved", _INT),
+        ("in_way_to_client", _INT),
+        ("in_way_from_client", _INT),
+    ]
+)
+STOCK_BY_SCHEME = pa.schema(
+    [
+        *_OWNER,
+        pa.field("snapshot_at", _TIME, nullable=False),
+        pa.field("sku", _INT, nullable=False),
+        ("product_id", _INT),
+        ("offer_id", _TEXT),
+        pa.field("scheme", _TEXT, nullable=False),
+        ("present", _INT),
+        ("reserved", _INT),
+    ]
+)
+TURNOVER = pa.schema(
+    [
+        *_OWNER,
+        pa.field("snapshot_at", _TIME, nullable=False),
+        pa.field("sku", _INT, nullable=False),
+        ("product_id", _INT),
+        ("offer_id", _TEXT),
+        ("current_stock", _INT),
+        ("ads", _FLOAT),
+        ("idc", _FLOAT),
+        ("idc_grade", _TEXT),
+        ("turnover", _FLOAT),
+        ("turnover_grade", _TEXT),
+    ]
+)
+ORDERS = pa.schema(
+    [
+        *_OWNER,
+        pa.field("posting_number", _TEXT, nullable=False),
+        pa.field("sku", _INT, nullable=False),
+        ("product_id", _INT),
+        ("offer_id", _TEXT),
+        ("ordered_at", _TIME),
+        ("warehouse_id", _INT),
+        ("warehouse_name", _TEXT),
+        ("warehouse_kind", _TEXT),
+        ("quantity", _INT),
+        ("price", _FLOAT),
+        ("status", _TEXT),
+        ("cancelled", pa.bool_()),
+    ]
+)
 STOCK_SUMS = ("quantity", "reserved", "in_way_to_client", "in_way_from_client")
 
 
@@ -46,24 +111,26 @@ def ozon_source(
     urls: OzonUrls = OzonUrls(),
     orders_days: int = 30,
     policy: HttpPolicy | None = None,
+    check_token: bool = True,
 ) -> Sequence[DltResource]:
+    """`check_token=False` builds the source without calling Ozon (for asset definitions)."""
     client = OzonClient(client_id, api_key, urls, policy)
-    client.check_key()
-    stamp = snapshot_at.astimezone(UTC).isoformat()
+    if check_token:
+        client.check_key()
+    stamp = snapshot_at.astimezone(UTC)
     common = {"tenant_id": tenant, "marketplace": MARKETPLACE}
 
-    @dlt.resource(name="ozon_products", primary_key="sku", write_disposition="merge", columns=PRODUCT_COLUMNS)
-    def products() -> Iterator[dict[str, Any]]:
-        for product in client.products():
-            yield {**common, **product}
+    # Resources yield Arrow tables: dlt then skips row-by-row normalizing (as the WB source does).
+    @dlt.resource(name="ozon_products", primary_key="sku", write_disposition="merge")
+    def products() -> Iterator[pa.Table]:
+        yield pa.Table.from_pylist([{**common, **p} for p in client.products()], schema=PRODUCTS)
 
     @dlt.resource(
         name="ozon_stock",
         primary_key=("snapshot_at", "sku", "warehouse_kind", "warehouse_name"),
         write_disposition="merge",
-        columns=STOCK_COLUMNS,
     )
-    def stock() -> Iterator[dict[str, Any]]:
+    def stock() -> Iterator[pa.Table]:
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in client.fbo_stock() + client.fbs_stock():
             key = (row["sku"], row["warehouse_kind"], row["warehouse_name"])
@@ -73,36 +140,23 @@ def ozon_source(
                         merged[key][field] = (merged[key][field] or 0) + row[field]
             else:
                 merged[key] = {**common, "snapshot_at": stamp, **row}
-        yield from merged.values()
+        yield pa.Table.from_pylist(list(merged.values()), schema=STOCK)
 
     @dlt.resource(
-        name="ozon_stock_by_scheme",
-        primary_key=("snapshot_at", "sku", "scheme"),
-        write_disposition="merge",
-        columns=ID_COLUMNS,
+        name="ozon_stock_by_scheme", primary_key=("snapshot_at", "sku", "scheme"), write_disposition="merge"
     )
-    def stock_by_scheme() -> Iterator[dict[str, Any]]:
-        for row in client.stock_by_scheme():
-            yield {**common, "snapshot_at": stamp, **row}
+    def stock_by_scheme() -> Iterator[pa.Table]:
+        rows = [{**common, "snapshot_at": stamp, **row} for row in client.stock_by_scheme()]
+        yield pa.Table.from_pylist(rows, schema=STOCK_BY_SCHEME)
 
-    @dlt.resource(
-        name="ozon_turnover",
-        primary_key=("snapshot_at", "sku"),
-        write_disposition="merge",
-        columns=ID_COLUMNS,
-    )
-    def turnover() -> Iterator[dict[str, Any]]:
-        for row in client.turnover():
-            yield {**common, "snapshot_at": stamp, **row}
+    @dlt.resource(name="ozon_turnover", primary_key=("snapshot_at", "sku"), write_disposition="merge")
+    def turnover() -> Iterator[pa.Table]:
+        rows = [{**common, "snapshot_at": stamp, **row} for row in client.turnover()]
+        yield pa.Table.from_pylist(rows, schema=TURNOVER)
 
-    @dlt.resource(
-        name="ozon_orders",
-        primary_key=("posting_number", "sku"),
-        write_disposition="merge",
-        columns=ORDER_COLUMNS,
-    )
-    def orders() -> Iterator[dict[str, Any]]:
-        for line in client.orders(snapshot_at - timedelta(days=orders_days), snapshot_at):
-            yield {**common, **line}
+    @dlt.resource(name="ozon_orders", primary_key=("posting_number", "sku"), write_disposition="merge")
+    def orders() -> Iterator[pa.Table]:
+        lines = client.orders(snapshot_at - timedelta(days=orders_days), snapshot_at)
+        yield pa.Table.from_pylist([{**common, **line} for line in lines], schema=ORDERS)
 
     return products, stock, stock_by_scheme, turnover, orders

@@ -23,8 +23,6 @@ from pipelines.http_policy import (
 from pipelines.ozon import settings as S
 from pipelines.wildberries.helpers import key_fingerprint
 
-MAX_PERIOD = timedelta(days=365)  # posting lists refuse a period over a year (PERIOD_IS_TOO_LONG)
-
 
 @dataclass(frozen=True)
 class OzonUrls:
@@ -340,7 +338,7 @@ class OzonClient:
         lines: dict[tuple[str, int], dict[str, Any]] = {}
         start = since
         while start < until:  # posting lists take at most a year per call
-            end = min(until, start + MAX_PERIOD)
+            end = min(until, start + timedelta(days=S.POSTINGS_MAX_DAYS))
             for kind, postings in (
                 ("FBO", self._fbo_postings(start, end)),
                 ("FBS", self._fbs_postings(start, end)),
@@ -371,7 +369,7 @@ class OzonClient:
                 # Ozon refuses deeper offsets: restart the window at the last posting seen
                 # (duplicates of that instant are dropped by the caller).
                 last = _parse_time(page[-1]["created_at"])
-                if last <= window_start:
+                if last.replace(microsecond=0) <= window_start.replace(microsecond=0):
                     raise MarketplaceError(
                         f"Ozon {S.FBO_POSTINGS}", "more postings in one instant than one window can page"
                     )
@@ -450,7 +448,7 @@ def _posting_lines(
             "sku": sku,
             "product_id": by_sku.get(sku, {}).get("product_id"),
             "offer_id": product.get("offer_id", ""),
-            "ordered_at": _parse_time(ordered).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ordered_at": _parse_time(ordered),
             "warehouse_id": int(warehouse_id) if warehouse_id else None,
             "warehouse_name": warehouse_name,
             "warehouse_kind": kind,

@@ -23,6 +23,7 @@ ANALYTICS_BATCH = 100  # SKUs per /v1/analytics/stocks call (documented maximum)
 TURNOVER_BATCH = 1000  # SKUs per /v1/analytics/turnover/stocks call (its `limit` maximum)
 FBS_SKU_BATCH = 500  # SKUs per stocks-by-warehouse/fbs call (undocumented maximum; SDKs send 500)
 FBO_POSTINGS_MAX_OFFSET = 20_000  # /v2/posting/fbo/list refuses larger offsets
+POSTINGS_MAX_DAYS = 365  # posting lists refuse a longer period (PERIOD_IS_TOO_LONG)
 
 # Ozon answers an unknown key with 404 code 5 (not 401); this text tells it from a missing method.
 INVALID_KEY_MARKER = "api-key"

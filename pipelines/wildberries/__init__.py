@@ -73,9 +73,12 @@ def wildberries_source(
     urls: WbUrls = WbUrls(),
     orders_days: int = 30,
     policy: HttpPolicy | None = None,
+    check_token: bool = True,
 ) -> Sequence[DltResource]:
+    """`check_token=False` builds the source without calling WB (for asset definitions)."""
     client = WbClient(token, urls, policy)
-    client.check_categories()
+    if check_token:
+        client.check_categories()
     stamp = snapshot_at.astimezone(UTC)
     common = {"tenant_id": tenant, "marketplace": MARKETPLACE}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ from pipelines.ozon import ozon_source
 from pipelines.ozon import settings as S
 from pipelines.ozon.helpers import OzonClient, OzonUrls
 from pipelines.runner import SyncError, run_source
+from pipelines.wildberries import wildberries_source
+from pipelines.wildberries.helpers import WbUrls
 from sandbox.generate import generate_scenario
 from sandbox.scenario import Scenario, parse_scenario
 from sandbox.server import SandboxServer
@@ -127,6 +130,15 @@ def duck_loader(server: SandboxServer, scenario: Scenario, tmp_path: Path) -> Lo
     return Loader(server, f"duckdb:///{tmp_path}/w.duckdb", tmp_path, seller_of(scenario))
 
 
+@pytest.fixture(scope="module")
+def baseline(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working dir of one good load an hour ago; tests that need a previous load copy it."""
+    workdir = tmp_path_factory.mktemp("baseline")
+    with SandboxServer(scenario, time_scale=SCALE) as server:
+        duck_loader(server, scenario, workdir).load(datetime.now(UTC) - timedelta(hours=1))
+    return workdir
+
+
 def kinds(seller: dict[str, Any]) -> dict[int, tuple[str, str]]:
     return {
         w["id"]: ("FBO" if w["kind"] == "marketplace" else "FBS", w["name"]) for w in seller["warehouses"]
@@ -169,7 +181,9 @@ def assert_equals_scenario(loader: Loader, seller: dict[str, Any]) -> None:
             + " group by 1"
         )
     )
-    per_kind = Counter({kind: n for (kind, _), n in expected_stock(seller).items()})
+    per_kind: Counter[str] = Counter()
+    for (kind, _), units in expected_stock(seller).items():
+        per_kind[kind] += units
     assert {k: int(v) for k, v in schemes.items() if v} == dict(per_kind)
     turnover = loader.query("select count(*) from ozon_turnover where " + latest.format(t="ozon_turnover"))[
         0
@@ -199,6 +213,30 @@ def test_full_load_equals_scenario_and_reload_changes_no_counts(loader: Loader, 
     assert later["snapshots"] == 2 and later["stock"] == 2 * first["stock"]
     assert later["by_scheme"] == 2 * first["by_scheme"] and later["turnover"] == 2 * first["turnover"]
     assert_equals_scenario(loader, seller)
+
+
+def test_wb_and_ozon_share_the_tenant_dataset(
+    server: SandboxServer, scenario: Scenario, tmp_path: Path
+) -> None:
+    """The same seller on both marketplaces: one dataset, `wb_` and `ozon_` tables side by side."""
+    loader = duck_loader(server, scenario, tmp_path)
+    loader.load()
+    ozon = seller_of(scenario)
+    wb = next(
+        s for s in scenario["sellers"] if s["marketplace"] == "wildberries" and s["name"] == ozon["name"]
+    )
+    wb_pipeline = tenant_pipeline(TENANT, "wildberries", loader.warehouse_url, tmp_path / "pipelines")
+    urls = WbUrls.from_sandbox(server.urls)
+    policy = loader.policy
+    at = datetime.now(UTC)
+    run_source(
+        wb_pipeline, lambda: wildberries_source(wb["credentials"]["token"], TENANT, at, urls, 30, policy)
+    )
+    assert_equals_scenario(loader, ozon)  # the WB load left the Ozon tables alone
+    marketplaces = loader.query(
+        "select distinct marketplace from wb_stock union all select distinct marketplace from ozon_stock"
+    )
+    assert sorted(marketplaces) == [("ozon",), ("wildberries",)]
 
 
 def fbo_cells(rows: list[dict[str, Any]]) -> dict[tuple[int, str], tuple[int, int]]:
@@ -245,6 +283,40 @@ def test_fallback_methods_give_the_same_stock(
     assert loader.counts() == before
 
 
+@pytest.mark.parametrize("path", ["current", "fallback"])
+def test_every_list_pages_to_the_end(
+    path: str,
+    server: SandboxServer,
+    scenario: Scenario,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pages and batches far smaller than the scenario: every cursor, offset and batch loop runs,
+    and the FBO posting list restarts its window where Ozon's offset cap would stop it."""
+    if path == "fallback":
+        request.getfixturevalue("switched_off")
+    small = {"PAGE": 40, "INFO_BATCH": 50, "ANALYTICS_BATCH": 30, "TURNOVER_BATCH": 50}
+    small |= {"FBS_SKU_BATCH": 50, "WAREHOUSE_PAGE": 1, "FBO_POSTINGS_MAX_OFFSET": 40}
+    for name, value in small.items():
+        monkeypatch.setattr(S, name, value)
+    fbo_bodies: list[dict[str, Any]] = []
+    post = OzonClient._post
+
+    def spy(self: OzonClient, path: str, body: dict[str, Any], *rest: Any) -> dict[str, Any]:
+        if path == S.FBO_POSTINGS:
+            fbo_bodies.append(body)
+        return post(self, path, body, *rest)
+
+    monkeypatch.setattr(OzonClient, "_post", spy)
+    loader = duck_loader(server, scenario, tmp_path)
+    loader.load()
+    assert_equals_scenario(loader, seller_of(scenario))
+    assert Counter(e["path"] for e in loader.log())["/v3/product/list"] == 1 + 3  # check + 120 by 40
+    assert max(b["offset"] for b in fbo_bodies) <= 40
+    assert len({b["filter"]["since"] for b in fbo_bodies}) > 1  # the window moved on
+
+
 @pytest.mark.parametrize("kind", TRANSIENT)
 def test_transient_faults_on_every_endpoint_end_in_a_complete_load(
     kind: str, server: SandboxServer, scenario: Scenario, tmp_path: Path
@@ -252,7 +324,7 @@ def test_transient_faults_on_every_endpoint_end_in_a_complete_load(
     loader = duck_loader(server, scenario, tmp_path)
     extra = {"delay": 0.2} if kind == "delay" else {}
     if kind == "timeout":  # each one costs a whole read timeout: keep it short
-        loader.policy.read_timeout, extra = 0.5, {"delay": 1.5}
+        loader.policy.read_timeout, extra = 0.3, {"delay": 1.0}
     for endpoint in MAIN_ENDPOINTS:
         loader.fault(endpoint, kind, count=1, **extra)
     loader.load()
@@ -278,15 +350,17 @@ def test_persistent_fault_fails_loudly_and_keeps_the_previous_load(
     server: SandboxServer,
     scenario: Scenario,
     tmp_path: Path,
+    baseline: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     if endpoint in FALLBACK_ENDPOINTS:
         request.getfixturevalue("switched_off")
     seller = seller_of(scenario)
+    shutil.copytree(baseline, tmp_path, dirs_exist_ok=True)
     loader = duck_loader(server, scenario, tmp_path)
     loader.policy.max_attempts = 3
-    loader.load(datetime.now(UTC) - timedelta(hours=1))
     before = loader.counts()
+    assert before["snapshots"] == 1 and loaded_stock(loader) == expected_stock(seller)
     loader.fault(endpoint, "500", fraction=1.0)
     with pytest.raises(SyncError) as failure:
         loader.load()

@@ -1,0 +1,168 @@
+"""Raw marketplace data per tenant, loaded through dagster-dlt.
+
+The dlt sources are built per run with the tenant's decrypted keys and loaded into the tenant's
+own pipeline and dataset; the sources given to `@dlt_assets` only describe the tables (they are
+built without calling any API).
+"""
+
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Failure, MetadataValue
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from assets.partitions import tenant_tier_partitions
+from assets.target import SyncTarget, resolve
+from pipelines.http_policy import MarketplaceAuthError
+from pipelines.ozon import ozon_source
+from pipelines.ozon.helpers import OzonUrls
+from pipelines.runner import marketplace_cause
+from pipelines.wildberries import wildberries_source
+from resources.marketplaces import MarketplaceApis
+from resources.tenants import TenantDirectory
+from resources.warehouse import WarehouseResource
+
+WB_ORDER_FEED_MAX_DAYS = 30  # WB's order feed looks back at most 31 days
+
+
+class RawTableTranslator(DagsterDltTranslator):
+    """Asset `raw/<table>` per dlt resource, in the marketplace's group; skippable so a run for a
+    tier the tenant has left can end without materializing anything."""
+
+    def __init__(self, marketplace: str) -> None:
+        self.marketplace = marketplace
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(
+            key=AssetKey(["raw", data.resource.name]),
+            group_name=f"{self.marketplace}_raw",
+            deps=[],
+            skippable=True,
+            description=f"{self.marketplace.capitalize()} {data.resource.name}: raw rows as the API returns "
+            "them, per tenant dataset t_<tenant>.",
+        ).merge_attributes(kinds={"dlt"})
+
+
+def _definition_pipeline(name: str) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=f"{name}_definition",
+        destination="duckdb",
+        dataset_name="definition",
+        pipelines_dir=str(Path(tempfile.gettempdir()) / "stock-tracker-definitions"),
+    )
+
+
+def _fetch_days(target: SyncTarget) -> int:
+    # The window is the last N *full* days in the tenant's timezone, so fetch one day more.
+    return min(target.tenant.orders_window_days + 1, WB_ORDER_FEED_MAX_DAYS)
+
+
+def _load(
+    context: AssetExecutionContext, dlt_resource: DagsterDltResource, source: Any, pipeline: dlt.Pipeline
+) -> Iterator[Any]:
+    """Run dagster-dlt; a marketplace failure becomes a Failure a seller can read, keys never shown."""
+    try:
+        for event in dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
+            yield event
+    except PipelineStepFailed as exc:
+        pipeline.abort_packages()
+        cause = marketplace_cause(exc)
+        reason = str(cause) if cause else f"{exc.step} step failed"
+        raise Failure(
+            description=f"Sync failed, previous data kept: {reason}",
+            metadata={"endpoint": MetadataValue.text(cause.endpoint if cause else "")},
+            # A refused key stays refused: retrying only hammers the marketplace.
+            allow_retries=not isinstance(cause, MarketplaceAuthError),
+        ) from None
+
+
+def _credentials(tenants: TenantDirectory, target: SyncTarget, marketplace: str) -> dict[str, str]:
+    found = tenants.credentials(target.tenant.id).get(marketplace)
+    if not found:
+        raise Failure(
+            description=f"Tenant {target.tenant.id} has no {marketplace} key stored.", allow_retries=False
+        )
+    return found
+
+
+_DEFINITION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dlt_assets(
+    dlt_source=wildberries_source("", "definition", _DEFINITION_TIME, check_token=False),
+    dlt_pipeline=_definition_pipeline("wildberries"),
+    name="wildberries_ingest",
+    dagster_dlt_translator=RawTableTranslator("wildberries"),
+    partitions_def=tenant_tier_partitions,
+    pool="wildberries",
+)
+def wildberries_ingest(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    tenants: TenantDirectory,
+    warehouse: WarehouseResource,
+    marketplaces: MarketplaceApis,
+) -> Iterator[Any]:
+    target = resolve(context, tenants)
+    if target is None:
+        return
+    keys = _credentials(tenants, target, "wildberries")
+    context.log.info(
+        f"Loading Wildberries for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    source = wildberries_source(
+        keys["token"],
+        target.tenant.id,
+        target.snapshot_at,
+        marketplaces.wb_urls(),
+        _fetch_days(target),
+        marketplaces.policy(),
+    )
+    yield from _load(context, dlt, source, warehouse.pipeline(target.tenant.id, "wildberries"))
+
+
+@dlt_assets(
+    dlt_source=ozon_source("0", "", "definition", _DEFINITION_TIME, check_token=False),
+    dlt_pipeline=_definition_pipeline("ozon"),
+    name="ozon_ingest",
+    dagster_dlt_translator=RawTableTranslator("ozon"),
+    partitions_def=tenant_tier_partitions,
+    pool="ozon",
+)
+def ozon_ingest(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    tenants: TenantDirectory,
+    warehouse: WarehouseResource,
+    marketplaces: MarketplaceApis,
+) -> Iterator[Any]:
+    target = resolve(context, tenants)
+    if target is None:
+        return
+    keys = _credentials(tenants, target, "ozon")
+    context.log.info(
+        f"Loading Ozon for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    source = ozon_source(
+        keys["client_id"],
+        keys["api_key"],
+        target.tenant.id,
+        target.snapshot_at,
+        OzonUrls(marketplaces.ozon_url),
+        target.tenant.orders_window_days + 1,
+        marketplaces.policy(),
+    )
+    yield from _load(context, dlt, source, warehouse.pipeline(target.tenant.id, "ozon"))
+
+
+RAW_KEYS = {
+    "wildberries": [AssetKey(["raw", n]) for n in ("wb_products", "wb_stock", "wb_orders")],
+    "ozon": [AssetKey(["raw", n]) for n in ("ozon_products", "ozon_stock", "ozon_orders")],
+}

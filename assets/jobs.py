@@ -1,0 +1,32 @@
+"""The one job: a tenant's full sync, from the marketplaces to the stock model."""
+
+from __future__ import annotations
+
+from dagster import AssetKey, AssetSelection, Backoff, RetryPolicy, define_asset_job
+
+from assets.ingest import RAW_KEYS
+
+SYNC_JOB = "tenant_sync"
+TIER_PRIORITY = {"starter": 0, "pro": 5, "enterprise": 10}
+MODEL_KEYS = [AssetKey("stock_snapshot"), AssetKey("orders_window"), AssetKey("stock_metrics")]
+
+
+def sync_selection(marketplaces: tuple[str, ...] | list[str]) -> list[AssetKey]:
+    """The assets a tenant's run materializes: its connected marketplaces, then the model."""
+    return [k for m in ("wildberries", "ozon") if m in marketplaces for k in RAW_KEYS[m]] + MODEL_KEYS
+
+
+def sync_tags(tenant: str, tier: str, trigger: str) -> dict[str, str]:
+    # `tenant` limits runs to one per tenant (dagster.yaml); priority puts enterprise first.
+    return {"tenant": tenant, "tier": tier, "trigger": trigger, "dagster/priority": str(TIER_PRIORITY[tier])}
+
+
+def build_sync_job(retry_delay_seconds: float):  # type: ignore[no-untyped-def]
+    return define_asset_job(
+        SYNC_JOB,
+        selection=AssetSelection.groups("wildberries_raw", "ozon_raw", "stock_model"),
+        description="Sync one tenant: Wildberries and Ozon raw data, stock snapshot, orders window, metrics.",
+        # Transient failures (the marketplace down for minutes) get another go; refused keys do not
+        # (they raise Failure(allow_retries=False)).
+        op_retry_policy=RetryPolicy(max_retries=2, delay=retry_delay_seconds, backoff=Backoff.EXPONENTIAL),
+    )

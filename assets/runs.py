@@ -1,0 +1,81 @@
+"""Running a tenant's sync from the CLI and the demo: in this process, recorded in the Dagster
+instance (so the runs show in the UI), one run per tenant at a time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
+
+from assets.jobs import SYNC_JOB, sync_selection, sync_tags
+from assets.partitions import partition_key, tenant_partitions
+from warehouse.tenants import TenantInfo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ACTIVE = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def local_instance(home: Path) -> DagsterInstance:
+    """The embedded default's Dagster instance under `home/dagster`, with the repo's dagster.yaml."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or (home / "dagster")).resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        shutil.copy(REPO_ROOT / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return DagsterInstance.get()
+
+
+class SyncAlreadyRunning(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    run_id: str
+    success: bool
+    error: str | None
+
+
+def run_sync(defs: Definitions, instance: DagsterInstance, tenant: TenantInfo, trigger: str) -> SyncOutcome:
+    if tenant.id not in instance.get_dynamic_partitions(tenant_partitions.name):
+        instance.add_dynamic_partitions(tenant_partitions.name, [tenant.id])
+    running = instance.get_run_records(RunsFilter(tags={"tenant": tenant.id}, statuses=ACTIVE), limit=1)
+    if running:
+        raise SyncAlreadyRunning(
+            f"a sync of {tenant.id} is already running (run {running[0].dagster_run.run_id})"
+        )
+    job = defs.resolve_job_def(SYNC_JOB)
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key(tenant.id, tenant.tier),
+        tags=sync_tags(tenant.id, tenant.tier, trigger),
+        asset_selection=sync_selection(tenant.marketplaces),
+        raise_on_error=False,
+    )
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        error = (
+            "; ".join(
+                (
+                    e.step_failure_data.user_failure_data.description
+                    if e.step_failure_data.user_failure_data
+                    else e.step_failure_data.error.message.strip()
+                )
+                if e.step_failure_data
+                and (e.step_failure_data.user_failure_data or e.step_failure_data.error)
+                else "step failed"
+                for e in failures
+            )
+            or "the run failed"
+        )
+    return SyncOutcome(result.run_id, result.success, error)

@@ -1,0 +1,109 @@
+"""The app database: one engine per URL, sessions, and `alembic upgrade head` without an ini file.
+
+SQLite (embedded default) and PostgreSQL (production) take the same URLs the settings hold;
+`database_url` is the one place that turns them into what SQLAlchemy needs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from warehouse.models import Base
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant works: it only has to be the same for every process migrating one database.
+_PG_MIGRATION_LOCK = 0x5707C7
+
+
+def database_url(url: str) -> str:
+    """The SQLAlchemy URL: psycopg 3 for PostgreSQL (SQLAlchemy's bare `postgresql://` means psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(url: str) -> Engine:
+    """The process's engine for `url` (one pool per database, created on first use)."""
+    normalized = database_url(url)
+    with _engines_lock:
+        engine = _engines.get(normalized)
+        if engine is None:
+            engine = _engines[normalized] = _create(normalized)
+        return engine
+
+
+def _create(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # CLI commands, Dagster runs and the API share one file: wait for a lock instead of failing.
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")  # SQLite ignores foreign keys unless asked
+        cursor.close()
+
+    return engine
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    # expire_on_commit=False: crud functions commit and hand their objects back to callers that
+    # read them after the session closed (CLI output, API responses).
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def _alembic_config(connection: Any) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to the newest revision; a no-op when it is already there."""
+    engine = engine_for(url)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes starting at once (API replicas, a CLI command) must not both create
+            # tables; the lock ends with this transaction.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        command.upgrade(_alembic_config(connection), "head")
+
+
+def new_revision(message: str) -> None:
+    """Autogenerate the next revision from the models (the developer's `alembic revision --autogenerate`)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite:///{Path(scratch) / 'app.db'}"
+        migrate(url)
+        engine = engine_for(url)
+        with engine.begin() as connection:
+            command.revision(_alembic_config(connection), message=message, autogenerate=True)
+        engine.dispose()
+        _engines.pop(database_url(url), None)
+
+
+def schema_diff(url: str) -> list[Any]:
+    """What autogenerate would still write for this database (`alembic check`): empty when in step."""
+    with engine_for(url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))

@@ -1,0 +1,342 @@
+"""The stock model (DESIGN §4): what the sheet, the reports and the API read — never the raw tables.
+
+Per sync and tenant, from the raw marketplace tables (dataset `t_<tenant>`):
+* `mart.stock_snapshot` — one row per product × size × warehouse, appended: history;
+* `mart.orders_window` — order lines of the tenant's window, one per order id, no cancellations;
+* `mart.stock_metrics` — per product × warehouse: stock, transit, orders, days of cover.
+
+The same SQL runs on DuckDB (embedded default, one file per tenant) and PostgreSQL (one schema
+`mart` shared by tenants, every row keyed by `tenant_id`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+MARKETPLACES = ("wildberries", "ozon")
+_PARAM = re.compile(r"\$(\w+)")
+
+DDL = """
+create schema if not exists mart;
+create table if not exists mart.stock_snapshot (
+    tenant_id text not null, marketplace text not null, snapshot_at timestamptz not null,
+    product_id bigint not null, item_id bigint not null, size text not null, article text,
+    brand text, subject text, title text,
+    warehouse_name text not null, warehouse_kind text not null,
+    available bigint not null, in_way_to_client bigint not null, in_way_from_client bigint not null
+);
+create table if not exists mart.orders_window (
+    tenant_id text not null, marketplace text not null, order_id text not null,
+    ordered_at timestamptz not null, product_id bigint not null, item_id bigint,
+    warehouse_name text not null, warehouse_kind text not null, quantity bigint not null, price double precision
+);
+create table if not exists mart.stock_metrics (
+    tenant_id text not null, marketplace text not null, snapshot_at timestamptz not null,
+    window_days integer not null, product_id bigint not null, article text, brand text, subject text,
+    title text, warehouse_name text not null, warehouse_kind text not null,
+    stock bigint not null, in_way_to_client bigint not null, in_way_from_client bigint not null,
+    orders bigint not null, days_of_cover double precision
+);
+"""
+
+# Raw tables as each source loads them, mapped to the model's columns.
+_SNAPSHOT_FROM_RAW = {
+    "wildberries": """
+        select s.tenant_id, 'wildberries', s.snapshot_at, s.nm_id, s.chrt_id, coalesce(p.tech_size, ''),
+               p.vendor_code, p.brand, p.subject, p.title, s.warehouse_name, s.warehouse_kind,
+               s.quantity, s.in_way_to_client, s.in_way_from_client
+        from {raw}.wb_stock s left join {raw}.wb_products p on p.chrt_id = s.chrt_id
+        where s.snapshot_at = (select max(snapshot_at) from {raw}.wb_stock)""",
+    "ozon": """
+        select s.tenant_id, 'ozon', s.snapshot_at, s.sku, s.sku, '',
+               p.offer_id, p.brand, p.category, p.name, s.warehouse_name, s.warehouse_kind,
+               s.quantity, coalesce(s.in_way_to_client, 0), coalesce(s.in_way_from_client, 0)
+        from {raw}.ozon_stock s left join {raw}.ozon_products p on p.sku = s.sku
+        where s.snapshot_at = (select max(snapshot_at) from {raw}.ozon_stock)""",
+}
+_ORDERS_FROM_RAW = {
+    "wildberries": """
+        select tenant_id, 'wildberries', srid, ordered_at, nm_id, chrt_id, warehouse_name, warehouse_kind, 1, price
+        from {raw}.wb_orders where not cancelled and ordered_at >= $start and ordered_at < $end""",
+    "ozon": """
+        select tenant_id, 'ozon', posting_number || '/' || cast(sku as text), ordered_at, sku, sku,
+               warehouse_name, warehouse_kind, quantity, price
+        from {raw}.ozon_orders where not cancelled and ordered_at >= $start and ordered_at < $end""",
+}
+RAW_STOCK_TABLE = {"wildberries": "wb_stock", "ozon": "ozon_stock"}
+
+
+def raw_schema(tenant: str) -> str:
+    return "t_" + tenant.replace("-", "_")
+
+
+def order_window(days: int, timezone: str, now: datetime) -> tuple[datetime, datetime]:
+    """The last `days` full days in the tenant's timezone: [midnight − days, today's midnight)."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    end = datetime.combine(today, time(), ZoneInfo(timezone))
+    return end - timedelta(days=days), end
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    snapshot_rows: int
+    products: int
+    warehouses: int
+    units: int
+    orders: int
+    negative_rows: int
+    duplicate_keys: int
+
+    def as_metadata(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.__dict__.items()}
+
+
+class Mart:
+    """A connection to one tenant's slice of the warehouse (DuckDB file or PostgreSQL database)."""
+
+    def __init__(self, url: str, tenant: str) -> None:
+        self.tenant = tenant
+        self.raw = raw_schema(tenant)
+        self.kind = "duckdb" if url.startswith("duckdb:///") else "postgres"
+        if self.kind == "duckdb":
+            import duckdb
+
+            path = Path(url.removeprefix("duckdb:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn: Any = duckdb.connect(str(path))
+        else:
+            import psycopg
+
+            self._conn = psycopg.connect(
+                url.replace("postgresql+psycopg://", "postgresql://"), autocommit=False
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- SQL plumbing ----------------------------------------------------------------------------
+
+    def _sql(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        sql = sql.replace("{raw}", self.raw)
+        if self.kind == "postgres":
+            sql = _PARAM.sub(r"%(\1)s", sql)
+            cursor = self._conn.cursor()
+            cursor.execute(sql, params or {})
+            return cursor
+        return self._conn.execute(sql, params or {}) if params else self._conn.execute(sql)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        cursor = self._sql(sql, params)
+        return [tuple(r) for r in cursor.fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.kind == "duckdb":
+            self._conn.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self._conn.rollback()
+            raise
+        self._conn.commit()
+
+    def ensure_schema(self) -> None:
+        with self.transaction():
+            for statement in filter(str.strip, DDL.split(";")):
+                self._sql(statement)
+
+    def has_raw(self, marketplace: str) -> bool:
+        table = RAW_STOCK_TABLE[marketplace]
+        found = self.rows(
+            "select count(*) from information_schema.tables where table_schema = $schema and table_name = $table",
+            {"schema": self.raw, "table": table},
+        )
+        return bool(found[0][0])
+
+    # --- per-sync builds ----------------------------------------------------------------------
+
+    def append_snapshot(self, marketplaces: Sequence[str]) -> datetime | None:
+        """Copy each marketplace's latest raw snapshot into history (idempotent per snapshot)."""
+        latest: datetime | None = None
+        with self.transaction():
+            for marketplace in marketplaces:
+                if not self.has_raw(marketplace):
+                    continue
+                stamp = self.rows(f"select max(snapshot_at) from {{raw}}.{RAW_STOCK_TABLE[marketplace]}")[0][
+                    0
+                ]
+                if stamp is None:
+                    continue
+                self._sql(
+                    "delete from mart.stock_snapshot where tenant_id = $tenant and marketplace = $mp "
+                    "and snapshot_at = $stamp",
+                    {"tenant": self.tenant, "mp": marketplace, "stamp": stamp},
+                )
+                self._sql("insert into mart.stock_snapshot " + _SNAPSHOT_FROM_RAW[marketplace])
+                latest = max(latest, stamp) if latest else stamp
+        return latest
+
+    def rebuild_orders_window(self, marketplaces: Sequence[str], start: datetime, end: datetime) -> int:
+        with self.transaction():
+            self._sql("delete from mart.orders_window where tenant_id = $tenant", {"tenant": self.tenant})
+            for marketplace in marketplaces:
+                table = "wb_orders" if marketplace == "wildberries" else "ozon_orders"
+                if not self._table_exists(table):
+                    continue
+                self._sql(
+                    "insert into mart.orders_window " + _ORDERS_FROM_RAW[marketplace],
+                    {"start": start, "end": end},
+                )
+        return self.rows("select count(*) from mart.orders_window where tenant_id = $t", {"t": self.tenant})[
+            0
+        ][0]
+
+    def rebuild_metrics(self, window_days: int) -> int:
+        """Per product × warehouse of each marketplace's current snapshot: stock, orders, cover."""
+        with self.transaction():
+            self._sql("delete from mart.stock_metrics where tenant_id = $tenant", {"tenant": self.tenant})
+            self._sql(
+                """
+                insert into mart.stock_metrics
+                with current_snapshot as (
+                    select s.* from mart.stock_snapshot s
+                    where s.tenant_id = $tenant and s.snapshot_at = (
+                        select max(snapshot_at) from mart.stock_snapshot x
+                        where x.tenant_id = s.tenant_id and x.marketplace = s.marketplace)
+                ),
+                stock as (
+                    select marketplace, max(snapshot_at) as snapshot_at, product_id, max(article) as article,
+                           max(brand) as brand, max(subject) as subject, max(title) as title,
+                           warehouse_name, warehouse_kind, sum(available) as stock,
+                           sum(in_way_to_client) as to_client, sum(in_way_from_client) as from_client
+                    from current_snapshot group by marketplace, product_id, warehouse_name, warehouse_kind
+                ),
+                orders as (
+                    select marketplace, product_id, warehouse_name, warehouse_kind, sum(quantity) as orders
+                    from mart.orders_window where tenant_id = $tenant
+                    group by marketplace, product_id, warehouse_name, warehouse_kind
+                ),
+                products as (
+                    select marketplace, product_id, max(article) as article, max(brand) as brand,
+                           max(subject) as subject, max(title) as title, max(snapshot_at) as snapshot_at
+                    from current_snapshot group by marketplace, product_id
+                )
+                select $tenant, coalesce(s.marketplace, o.marketplace),
+                       coalesce(s.snapshot_at, p.snapshot_at), $days,
+                       coalesce(s.product_id, o.product_id), coalesce(s.article, p.article),
+                       coalesce(s.brand, p.brand), coalesce(s.subject, p.subject), coalesce(s.title, p.title),
+                       coalesce(s.warehouse_name, o.warehouse_name), coalesce(s.warehouse_kind, o.warehouse_kind),
+                       coalesce(s.stock, 0), coalesce(s.to_client, 0), coalesce(s.from_client, 0),
+                       coalesce(o.orders, 0),
+                       case when coalesce(o.orders, 0) = 0 then null
+                            else round(cast(coalesce(s.stock, 0) * $days as numeric) / o.orders, 1) end
+                from stock s
+                full outer join orders o on o.marketplace = s.marketplace and o.product_id = s.product_id
+                     and o.warehouse_name = s.warehouse_name and o.warehouse_kind = s.warehouse_kind
+                left join products p on p.marketplace = coalesce(s.marketplace, o.marketplace)
+                     and p.product_id = coalesce(s.product_id, o.product_id)
+                where coalesce(s.snapshot_at, p.snapshot_at) is not null
+                """,
+                {"tenant": self.tenant, "days": window_days},
+            )
+        return self.rows("select count(*) from mart.stock_metrics where tenant_id = $t", {"t": self.tenant})[
+            0
+        ][0]
+
+    def _table_exists(self, table: str) -> bool:
+        found = self.rows(
+            "select count(*) from information_schema.tables where table_schema = $schema and table_name = $table",
+            {"schema": self.raw, "table": table},
+        )
+        return bool(found[0][0])
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def snapshot_counts(self) -> SyncCounts:
+        """Facts about the current snapshot that the asset checks and the summary use."""
+        current = (
+            "from mart.stock_snapshot s where s.tenant_id = $t and s.snapshot_at = (select max(snapshot_at) "
+            "from mart.stock_snapshot x where x.tenant_id = s.tenant_id and x.marketplace = s.marketplace)"
+        )
+        params = {"t": self.tenant}
+        rows, products, warehouses, units = self.rows(
+            "select count(*), count(distinct s.marketplace || ':' || cast(s.product_id as text)), "
+            "count(distinct case when s.warehouse_kind <> 'TRANSIT' then s.warehouse_name end), "
+            "coalesce(sum(s.available), 0) " + current,
+            params,
+        )[0]
+        negative = self.rows(
+            "select count(*) " + current + " and (s.available < 0 or s.in_way_to_client < 0 "
+            "or s.in_way_from_client < 0)",
+            params,
+        )[0][0]
+        duplicates = self.rows(
+            "select count(*) from (select s.marketplace, s.snapshot_at, s.item_id, s.warehouse_kind, "
+            "s.warehouse_name " + current + " group by 1, 2, 3, 4, 5 having count(*) > 1) d",
+            params,
+        )[0][0]
+        orders = self.rows(
+            "select coalesce(sum(quantity), 0) from mart.orders_window where tenant_id = $t", params
+        )[0][0]
+        return SyncCounts(
+            int(rows), int(products), int(warehouses), int(units), int(orders), int(negative), int(duplicates)
+        )
+
+    def raw_stock_rows(self, marketplace: str) -> int:
+        if not self.has_raw(marketplace):
+            return 0
+        table = RAW_STOCK_TABLE[marketplace]
+        return self.rows(
+            f"select count(*) from {{raw}}.{table} where snapshot_at = "
+            f"(select max(snapshot_at) from {{raw}}.{table})"
+        )[0][0]
+
+    def snapshots(self) -> list[datetime]:
+        found = self.rows(
+            "select distinct snapshot_at from mart.stock_snapshot where tenant_id = $t order by 1",
+            {"t": self.tenant},
+        )
+        return [r[0] for r in found]
+
+    def current_stock(self) -> list[dict[str, Any]]:
+        """The current stock model per product × warehouse, as the API and the sheet read it."""
+        columns = (
+            "marketplace",
+            "snapshot_at",
+            "window_days",
+            "product_id",
+            "article",
+            "brand",
+            "subject",
+            "title",
+            "warehouse_name",
+            "warehouse_kind",
+            "stock",
+            "in_way_to_client",
+            "in_way_from_client",
+            "orders",
+            "days_of_cover",
+        )
+        found = self.rows(
+            f"select {', '.join(columns)} from mart.stock_metrics where tenant_id = $t "
+            "order by marketplace, article, product_id, warehouse_name",
+            {"t": self.tenant},
+        )
+        return [dict(zip(columns, r, strict=True)) for r in found]
+
+    def stock_history(self, product_id: int, since: date | None = None) -> list[tuple[datetime, int]]:
+        """Units of one product over time (sum over sizes and warehouses), oldest first."""
+        found = self.rows(
+            "select snapshot_at, sum(available) from mart.stock_snapshot where tenant_id = $t "
+            "and product_id = $p and (cast($since as timestamptz) is null or snapshot_at >= $since) "
+            "group by 1 order by 1",
+            {"t": self.tenant, "p": product_id, "since": since},
+        )
+        return [(r[0], int(r[1])) for r in found]

@@ -1,0 +1,184 @@
+"""The app schema (DESIGN §4 Tenancy): tenants, users, marketplace credentials, subscriptions, sync runs.
+
+Only `tenants.py` and `sync_runs.py` query these models. Migrations are generated from them
+(`warehouse/migrations`, compare_type=True), so a change here needs a new revision.
+
+Choices kept as short strings with CHECK constraints rather than database enums: the same DDL
+runs on SQLite and PostgreSQL, and adding a tier later is one migration, not an `ALTER TYPE`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+TIERS = ("starter", "pro", "enterprise")
+TENANT_STATUSES = ("active", "suspended", "deleted")
+LOCALES = ("ru", "en")
+ORDERS_WINDOWS = (7, 14, 30)
+ROLES = ("owner", "admin", "viewer")
+MARKETPLACES = ("wildberries", "ozon")
+CREDENTIAL_STATUSES = ("valid", "invalid", "unchecked")
+SUBSCRIPTION_STATUSES = ("trialing", "active", "past_due", "canceled")
+SYNC_TRIGGERS = ("schedule", "manual", "api", "cli", "demo")
+SYNC_STATUSES = ("queued", "running", "success", "failed", "skipped")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both databases.
+
+    SQLite keeps no offset and hands back naive values; PostgreSQL's timestamptz comes back in the
+    session time zone. Normalising here means callers always compare aware UTC datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column; pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[Any, ...]) -> CheckConstraint:
+    listed = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
+
+
+class Base(DeclarativeBase):
+    # Deterministic constraint names: migrations can drop/alter them by name on both databases
+    # (SQLite batch mode needs names to rebuild a table).
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (
+        _one_of("tier", TIERS),
+        _one_of("status", TENANT_STATUSES),
+        _one_of("locale", LOCALES),
+        _one_of("orders_window_days", ORDERS_WINDOWS),
+        CheckConstraint("low_stock_days >= 1", name="low_stock_days"),
+    )
+
+    # A slug: it names the Dagster partition and the warehouse schema `t_<id>`.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(16), default="starter")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    spreadsheet_id: Mapped[str | None] = mapped_column(String(128))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(8), default="ru")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    orders_window_days: Mapped[int] = mapped_column(Integer, default=7)
+    low_stock_days: Mapped[int] = mapped_column(Integer, default=14)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class MarketplaceCredential(Base):
+    __tablename__ = "marketplace_credentials"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "marketplace"),
+        _one_of("marketplace", MARKETPLACES),
+        _one_of("status", CREDENTIAL_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    marketplace: Mapped[str] = mapped_column(String(16))
+    # A Fernet token of the JSON key fields; never the plain key (warehouse/vault.py).
+    secret: Mapped[str] = mapped_column(Text)
+    # Non-secret id of the key, the only thing the API and CLI show.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="unchecked")
+    last_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    check_message: Mapped[str | None] = mapped_column(Text)
+    # WB tokens carry their expiry (JWT `exp`); Ozon keys do not expire.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (_one_of("tier", TIERS), _one_of("status", SUBSCRIPTION_STATUSES))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), unique=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="trialing")
+    trial_ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    current_period_end: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        _one_of("trigger", SYNC_TRIGGERS),
+        _one_of("tier", TIERS),
+        _one_of("status", SYNC_STATUSES),
+        # "Recent runs of a tenant" and "is one running" are the hot reads.
+        Index("ix_sync_runs_tenant_id_started_at", "tenant_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The Dagster run id; None for runs outside Dagster (e.g. a sync refused before launch).
+    run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
