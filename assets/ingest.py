@@ -69,8 +69,7 @@ def _load(
 ) -> Iterator[Any]:
     """Run dagster-dlt; a marketplace failure becomes a Failure a seller can read, keys never shown."""
     try:
-        for event in dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
-            yield event
+        yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
     except PipelineStepFailed as exc:
         pipeline.abort_packages()
         cause = marketplace_cause(exc)

@@ -153,12 +153,7 @@ class Mart:
                 self._sql(statement)
 
     def has_raw(self, marketplace: str) -> bool:
-        table = RAW_STOCK_TABLE[marketplace]
-        found = self.rows(
-            "select count(*) from information_schema.tables where table_schema = $schema and table_name = $table",
-            {"schema": self.raw, "table": table},
-        )
-        return bool(found[0][0])
+        return self._table_exists(RAW_STOCK_TABLE[marketplace])
 
     # --- per-sync builds ----------------------------------------------------------------------
 
@@ -231,8 +226,9 @@ class Mart:
                 select $tenant, coalesce(s.marketplace, o.marketplace),
                        coalesce(s.snapshot_at, p.snapshot_at), $days,
                        coalesce(s.product_id, o.product_id), coalesce(s.article, p.article),
-                       coalesce(s.brand, p.brand), coalesce(s.subject, p.subject), coalesce(s.title, p.title),
-                       coalesce(s.warehouse_name, o.warehouse_name), coalesce(s.warehouse_kind, o.warehouse_kind),
+                       coalesce(s.brand, p.brand), coalesce(s.subject, p.subject),
+                       coalesce(s.title, p.title), coalesce(s.warehouse_name, o.warehouse_name),
+                       coalesce(s.warehouse_kind, o.warehouse_kind),
                        coalesce(s.stock, 0), coalesce(s.to_client, 0), coalesce(s.from_client, 0),
                        coalesce(o.orders, 0),
                        case when coalesce(o.orders, 0) = 0 then null
@@ -252,8 +248,8 @@ class Mart:
 
     def _table_exists(self, table: str) -> bool:
         found = self.rows(
-            "select count(*) from information_schema.tables where table_schema = $schema and table_name = $table",
-            {"schema": self.raw, "table": table},
+            "select count(*) from information_schema.tables where table_schema = $schema and table_name = $name",
+            {"schema": self.raw, "name": table},
         )
         return bool(found[0][0])
 
