@@ -35,7 +35,8 @@ create table if not exists mart.stock_snapshot (
 create table if not exists mart.orders_window (
     tenant_id text not null, marketplace text not null, order_id text not null,
     ordered_at timestamptz not null, product_id bigint not null, item_id bigint,
-    warehouse_name text not null, warehouse_kind text not null, quantity bigint not null, price double precision
+    warehouse_name text not null, warehouse_kind text not null, quantity bigint not null,
+    price double precision
 );
 create table if not exists mart.stock_metrics (
     tenant_id text not null, marketplace text not null, snapshot_at timestamptz not null,
@@ -63,7 +64,8 @@ _SNAPSHOT_FROM_RAW = {
 }
 _ORDERS_FROM_RAW = {
     "wildberries": """
-        select tenant_id, 'wildberries', srid, ordered_at, nm_id, chrt_id, warehouse_name, warehouse_kind, 1, price
+        select tenant_id, 'wildberries', srid, ordered_at, nm_id, chrt_id, warehouse_name, warehouse_kind,
+               1, price
         from {raw}.wb_orders where not cancelled and ordered_at >= $start and ordered_at < $end""",
     "ozon": """
         select tenant_id, 'ozon', posting_number || '/' || cast(sku as text), ordered_at, sku, sku,
@@ -248,7 +250,8 @@ class Mart:
 
     def _table_exists(self, table: str) -> bool:
         found = self.rows(
-            "select count(*) from information_schema.tables where table_schema = $schema and table_name = $name",
+            "select count(*) from information_schema.tables "
+            "where table_schema = $schema and table_name = $name",
             {"schema": self.raw, "name": table},
         )
         return bool(found[0][0])
