@@ -162,6 +162,6 @@ def ozon_ingest(
 
 
 RAW_KEYS = {
-    "wildberries": [AssetKey(["raw", n]) for n in ("wb_products", "wb_stock", "wb_orders")],
-    "ozon": [AssetKey(["raw", n]) for n in ("ozon_products", "ozon_stock", "ozon_orders")],
+    "wildberries": sorted(wildberries_ingest.keys, key=lambda k: k.to_user_string()),
+    "ozon": sorted(ozon_ingest.keys, key=lambda k: k.to_user_string()),
 }

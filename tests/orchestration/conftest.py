@@ -126,5 +126,6 @@ def platform(
                     status="valid",
                 )
         defs = build_definitions(settings, retry_delay_seconds=0.05)
-        with DagsterInstance.ephemeral() as instance:
+        (tmp_path / "dagster").mkdir()
+        with DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
             yield Platform(settings, server, defs, instance, scenario, key)

@@ -185,10 +185,8 @@ def assert_equals_scenario(loader: Loader, seller: dict[str, Any]) -> None:
     for (kind, _), units in expected_stock(seller).items():
         per_kind[kind] += units
     assert {k: int(v) for k, v in schemes.items() if v} == dict(per_kind)
-    turnover = loader.query("select count(*) from ozon_turnover where " + latest.format(t="ozon_turnover"))[
-        0
-    ][0]
-    assert turnover == len(seller["products"])
+    turnover = loader.query("select count(*) from ozon_turnover where " + latest.format(t="ozon_turnover"))
+    assert turnover[0][0] == len(seller["products"])
     orders = Counter((kinds(seller)[o["warehouse_id"]][0], o["cancelled"]) for o in seller["orders"])
     loaded = loader.query("select warehouse_kind, cancelled, count(*) from ozon_orders group by 1, 2")
     assert Counter({(k, bool(c)): n for k, c, n in loaded}) == orders
