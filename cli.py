@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
+from cli_sync import sync_command
 from cli_tenants import register as register_tenant_commands
 from settings import get_settings
 
@@ -119,14 +120,23 @@ def sandbox_from_export(export_csv: str) -> None:
 @click.option(
     "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5)."
 )
-def demo(scenario_path: str | None) -> None:
-    """Start the sandbox in-process and print what each seller's marketplace APIs report."""
-    from sandbox.demo import run_demo
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where sheet files go (default .stock-tracker/out).",
+)
+def demo(scenario_path: str | None, out: Path | None) -> None:
+    """Sandbox marketplaces in-process, every scenario seller as a tenant, one full sync each."""
+    from cli_sync import run_demo
 
-    run_demo(_load(scenario_path))
+    summaries = run_demo(_load(scenario_path), out)
+    if any(s.status != "ok" for s in summaries):
+        raise SystemExit(1)
 
 
 register_tenant_commands(main)
+main.add_command(sync_command)
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@ per tenant and marketplace, so tenants never share staging tables or pipeline st
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -44,5 +45,8 @@ def tenant_pipeline(tenant: str, marketplace: str, warehouse_url: str, pipelines
         destination=destination_from_url(warehouse_url),
         dataset_name=dataset_name(tenant),
         pipelines_dir=str(pipelines_dir),
-        progress=LogCollector(log_period=10.0, dump_system_stats=False),
+        # Progress goes to the `stock_tracker.dlt` logger (Dagster's log when in a run), not stdout.
+        progress=LogCollector(
+            log_period=10.0, logger=logging.getLogger("stock_tracker.dlt"), dump_system_stats=False
+        ),
     )
