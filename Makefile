@@ -18,9 +18,7 @@ test: install
 	$(RUN) pytest
 
 dev: install
-	@mkdir -p $(HOME_DIR)
-	$(RUN) stock-tracker sandbox generate --sellers 2 --skus 200 --warehouses 30 > $(HOME_DIR)/dev-scenario.json
-	$(RUN) stock-tracker sandbox serve --scenario $(HOME_DIR)/dev-scenario.json
+	$(RUN) stock-tracker dev
 
 lint: install
 	$(RUN) ruff check .

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
+from cli_dev import dev_command
 from cli_sync import sync_command
 from cli_tenants import register as register_tenant_commands
 from settings import get_settings
@@ -137,6 +138,7 @@ def demo(scenario_path: str | None, out: Path | None) -> None:
 
 register_tenant_commands(main)
 main.add_command(sync_command)
+main.add_command(dev_command)
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,14 @@
 
 from collections.abc import Iterator
 
-from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
 
 from assets.jobs import SYNC_JOB, sync_selection, sync_tags
 from assets.partitions import partition_key, tenant_partitions
