@@ -23,6 +23,7 @@ def tier_schedule(tier: str) -> ScheduleDefinition:
         name=f"{tier}_sync",
         cron_schedule=CADENCE[tier],
         job_name=SYNC_JOB,
+        default_status=DefaultScheduleStatus.RUNNING,
         description=f"Syncs every active tenant on the {tier} tier.",
     )
     def _schedule(
