@@ -1,0 +1,119 @@
+"""One tenant's full sync through the Dagster job, and Dagster's own per-run overhead.
+
+    uv run python bench/bench_sync.py [--skus 10000] [--warehouses 40]
+
+The sandbox runs in a separate process (so peak memory is the sync's) with limits 1000× faster:
+at real speed WB's order feed (1 page a minute) dominates a sync of this size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from cryptography.fernet import Fernet
+from dagster import DagsterInstance, Definitions, asset, define_asset_job
+
+SCALE = 1000.0
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sync_once(skus: int, warehouses: int, workdir: Path) -> None:
+    from assets.runs import run_sync
+    from definitions import build_definitions
+    from sandbox.generate import generate_scenario
+    from settings import Settings
+    from warehouse.app_db import migrate, session_factory
+    from warehouse.mart import Mart
+    from warehouse.tenants import active_tenants, create_tenant, store_credentials
+    from warehouse.vault import CredentialVault
+
+    scenario = generate_scenario(sellers=1, skus=skus, warehouses=warehouses, seed=3)
+    path = workdir / "scenario.json"
+    path.write_bytes(orjson.dumps(scenario))
+    cli = str(Path(sys.executable).with_name("stock-tracker"))
+    server = subprocess.Popen(
+        [cli, "sandbox", "serve", "--scenario", str(path), "--port", "0", "--time-scale", str(SCALE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        urls = json.loads(server.stdout.readline())
+        key = Fernet.generate_key().decode()
+        import os
+
+        os.environ["STOCK_TRACKER_ENCRYPTION_KEYS"] = key
+        settings = Settings(home=workdir, encryption_keys=key, marketplace_time_scale=SCALE).sandbox_urls(
+            urls
+        )
+        migrate(settings.app_database_url)
+        seller = scenario["sellers"][0]
+        with session_factory(settings.app_database_url)() as session:
+            create_tenant(session, "bench", "Bench")
+            store_credentials(session, CredentialVault([key]), "bench", "wildberries", seller["credentials"])
+            tenant = active_tenants(session)[0]
+        before = peak_mb()
+        started = time.perf_counter()
+        with DagsterInstance.ephemeral() as instance:
+            outcome = run_sync(build_definitions(settings), instance, tenant, "bench")
+        elapsed = time.perf_counter() - started
+        assert outcome.success, outcome.error
+        mart = Mart(settings.warehouse_url.replace("{tenant}", "bench"), "bench")
+        counts = mart.snapshot_counts()
+        mart.close()
+        print(
+            f"full sync, {skus} SKUs × {warehouses} warehouses (sandbox ×{SCALE:g}): {elapsed:.1f} s wall, "
+            f"peak RSS {peak_mb():.0f} MB (before the run {before:.0f} MB); "
+            f"{counts.snapshot_rows} snapshot rows, {counts.units} units, {counts.orders} order lines"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def dagster_overhead(runs: int = 10) -> None:
+    @asset
+    def trivial() -> int:
+        return 1
+
+    job = Definitions(assets=[trivial], jobs=[define_asset_job("trivial_job")]).resolve_job_def("trivial_job")
+    with DagsterInstance.ephemeral() as instance:
+        job.execute_in_process(instance=instance)  # warm-up: imports, storage
+        started = time.perf_counter()
+        for _ in range(runs):
+            job.execute_in_process(instance=instance)
+        per_run = (time.perf_counter() - started) / runs
+    started = time.perf_counter()
+    for _ in range(runs):
+        trivial.op.compute_fn.decorated_fn()  # type: ignore[attr-defined]
+    direct = (time.perf_counter() - started) / runs
+    print(
+        f"Dagster per-run overhead (trivial asset, in-process, {runs} runs): {per_run * 1000:.0f} ms per run "
+        f"vs {direct * 1e6:.1f} µs calling the function directly"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--warehouses", type=int, default=40)
+    args = parser.parse_args()
+    dagster_overhead()
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as workdir:
+        sync_once(args.skus, args.warehouses, Path(workdir))
+
+
+if __name__ == "__main__":
+    main()
