@@ -123,6 +123,8 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> list[TenantSu
 
     scenario = scenario or generate_scenario(sellers=2, skus=300, warehouses=30, days=30, seed=1)
     base = get_settings()
+    if out is not None:
+        base = base.model_copy(update={"output_dir": out})
     with SandboxServer(scenario, time_scale=DEMO_TIME_SCALE) as server:  # type: ignore[arg-type]
         settings = base.model_copy(update={"marketplace_time_scale": DEMO_TIME_SCALE}).sandbox_urls(
             server.urls

@@ -11,6 +11,7 @@ from assets.ingest import ozon_ingest, wildberries_ingest
 from assets.jobs import build_sync_job
 from assets.schedules import SCHEDULES
 from assets.sensors import tenant_partitions_sensor
+from assets.sheet import SheetFiles, sheet_files, sheet_layout
 from assets.stock import orders_window, stock_metrics, stock_snapshot
 from resources.marketplaces import MarketplaceApis
 from resources.tenants import TenantDirectory
@@ -28,12 +29,21 @@ def _setting(settings: Settings, name: str) -> str | EnvVar:
 def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: float = 30.0) -> Definitions:
     settings = settings or get_settings()
     return Definitions(
-        assets=[wildberries_ingest, ozon_ingest, stock_snapshot, orders_window, stock_metrics],
+        assets=[
+            wildberries_ingest,
+            ozon_ingest,
+            stock_snapshot,
+            orders_window,
+            stock_metrics,
+            sheet_layout,
+            sheet_files,
+        ],
         jobs=[build_sync_job(retry_delay_seconds)],
         schedules=SCHEDULES,
         sensors=[tenant_partitions_sensor],
         resources={
             "dlt": DagsterDltResource(),
+            "files": SheetFiles(out_dir=str(settings.output_dir)),
             "tenants": TenantDirectory(
                 app_database_url=_setting(settings, "app_database_url"),
                 keys_file=str(settings.home / "secrets" / "fernet.keys"),

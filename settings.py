@@ -9,12 +9,13 @@ the embedded default keeps everything under `home` and generates its own secrets
 from __future__ import annotations
 
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     # Marketplace data: `duckdb:///…/{tenant}.duckdb` (one file per tenant, embedded default) or
     # `postgresql://…` (one database, a schema per tenant).
     warehouse_url: str = ""
+    # Sheet files (`<seller>/stock.xlsx`, `<seller>/<marketplace>.csv`); default `<home>/out`.
+    output_dir: Path | None = None
     # Fernet keys, comma-separated, newest first: the first encrypts, all decrypt (rotation).
     encryption_keys: str = ""
 
@@ -44,16 +47,38 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 18555
 
+    # REST API (api/). JWTs are signed HS256 with this secret; rotating it logs everyone out.
+    jwt_secret: str = Field("", repr=False)
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    # Browser origins allowed to call the API, comma-separated (`*` for any); empty: none.
+    cors_origins: str = ""
+    # Shared rate-limit counters for API replicas (`redis://…`); empty: per-process memory.
+    redis_url: str = ""
+    # `limits` notation: per client IP on /auth/*, per tenant on every other route.
+    rate_limit_auth: str = "10/minute"
+    rate_limit_tenant: str = "600/minute"
+    # The Dagster webserver's GraphQL endpoint: the API launches and watches syncs through it.
+    dagster_graphql_url: str = "http://127.0.0.1:3000/graphql"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
+        if self.output_dir is None:
+            self.output_dir = self.home / "out"
         if self.environment == "production":
             missing = [
-                n for n in ("app_database_url", "warehouse_url", "encryption_keys") if not getattr(self, n)
+                n
+                for n in ("app_database_url", "warehouse_url", "encryption_keys", "jwt_secret")
+                if not getattr(self, n)
             ]
             if missing:
                 raise ValueError(
                     "production needs " + ", ".join(f"STOCK_TRACKER_{n.upper()}" for n in missing)
                 )
+            if len(self.jwt_secret) < 32:
+                raise ValueError("STOCK_TRACKER_JWT_SECRET must be at least 32 characters")
             return self
         if not self.app_database_url:
             self.app_database_url = f"sqlite:///{self.home / 'app.db'}"
@@ -61,11 +86,19 @@ class Settings(BaseSettings):
             self.warehouse_url = f"duckdb:///{self.home / 'warehouse' / '{tenant}.duckdb'}"
         if not self.encryption_keys:
             self.encryption_keys = _local_secret(self.home / "secrets" / "fernet.keys", Fernet.generate_key)
+        if not self.jwt_secret:
+            self.jwt_secret = _local_secret(
+                self.home / "secrets" / "jwt.secret", lambda: secrets.token_urlsafe(48).encode()
+            )
         return self
 
     @property
     def fernet_keys(self) -> list[str]:
         return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     def sandbox_urls(self, urls: dict[str, str]) -> Settings:
         """A copy pointed at a running sandbox (its `serve` JSON of base URLs)."""

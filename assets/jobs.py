@@ -8,7 +8,13 @@ from assets.ingest import RAW_KEYS
 
 SYNC_JOB = "tenant_sync"
 TIER_PRIORITY = {"starter": 0, "pro": 5, "enterprise": 10}
-MODEL_KEYS = [AssetKey("stock_snapshot"), AssetKey("orders_window"), AssetKey("stock_metrics")]
+MODEL_KEYS = [
+    AssetKey("stock_snapshot"),
+    AssetKey("orders_window"),
+    AssetKey("stock_metrics"),
+    AssetKey("sheet_layout"),
+    AssetKey("sheet_files"),
+]
 
 
 def sync_selection(marketplaces: tuple[str, ...] | list[str]) -> list[AssetKey]:
@@ -24,7 +30,7 @@ def sync_tags(tenant: str, tier: str, trigger: str) -> dict[str, str]:
 def build_sync_job(retry_delay_seconds: float):  # type: ignore[no-untyped-def]
     return define_asset_job(
         SYNC_JOB,
-        selection=AssetSelection.groups("wildberries_raw", "ozon_raw", "stock_model"),
+        selection=AssetSelection.groups("wildberries_raw", "ozon_raw", "stock_model", "sheet"),
         description="Sync one tenant: Wildberries and Ozon raw data, stock snapshot, orders window, metrics.",
         # Transient failures (the marketplace down for minutes) get another go; refused keys do not
         # (they raise Failure(allow_retries=False)).

@@ -151,7 +151,14 @@ def scenario_from_cabinet_export(path: str | Path) -> dict[str, Any]:
         "stocks": stock_rows,
         "orders": orders,
     }
-    return {"version": 1, "clock": EXPORT_CLOCK, "wb_warehouse_mode": "detailed", "sellers": [seller]}
+    # Whole-day shifting keeps the export's 22–28 Oct as exactly the last 7 full days.
+    return {
+        "version": 1,
+        "clock": EXPORT_CLOCK,
+        "time_shift": "calendar_days",
+        "wb_warehouse_mode": "detailed",
+        "sellers": [seller],
+    }
 
 
 def cabinet_export_expectations(path: str | Path) -> dict[ExpectationKey, dict[str, int]]:

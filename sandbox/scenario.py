@@ -135,11 +135,34 @@ class OzonSeller(TypedDict):
 Seller = Annotated[WbSeller | OzonSeller, Field(discriminator="marketplace")]
 
 
+# --- Google Sheets (sandbox/sheets) -------------------------------------------------------------
+
+
+class ScenarioWorksheet(TypedDict):
+    title: str
+    rows: NotRequired[list[list[str | int | float | bool | None]]]
+
+
+class ScenarioSpreadsheet(TypedDict):
+    id: str
+    title: NotRequired[str]
+    owner: NotRequired[str]
+    # Service-account e-mails allowed to write (editors) or only read (viewers).
+    editors: NotRequired[list[str]]
+    viewers: NotRequired[list[str]]
+    sheets: NotRequired[list[ScenarioWorksheet]]
+
+
 class Scenario(TypedDict):
     version: Literal[1]
     clock: str
     sellers: list[Seller]
     wb_warehouse_mode: NotRequired[Literal["detailed", "aggregated"]]
+    # `exact` (default): timestamps move by real now − clock. `calendar_days`: by whole days, so the
+    # clock's date becomes today and every event keeps its wall-clock time and its day in a window
+    # (a cabinet export's "last 7 days" stay exactly the last 7 full days).
+    time_shift: NotRequired[Literal["exact", "calendar_days"]]
+    spreadsheets: NotRequired[list[ScenarioSpreadsheet]]
 
 
 _ADAPTER: TypeAdapter[Scenario] = TypeAdapter(Scenario)
@@ -175,7 +198,10 @@ def scenario_clock(scenario: Scenario) -> datetime:
 
 def time_shift(scenario: Scenario, now: datetime) -> timedelta:
     """How far scenario timestamps move so the scenario's `clock` reads as `now`."""
-    return now - scenario_clock(scenario)
+    clock = scenario_clock(scenario)
+    if scenario.get("time_shift") == "calendar_days":
+        return timedelta(days=(now.astimezone(clock.tzinfo).date() - clock.date()).days)
+    return now - clock
 
 
 def _check_references(scenario: Scenario) -> None:

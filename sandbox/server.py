@@ -185,6 +185,7 @@ async def control_reset_limits(request: web.Request) -> web.Response:
 
 def build_app(state: SandboxState | None = None) -> web.Application:
     from sandbox.ozon import routes as ozon_routes
+    from sandbox.sheets import routes as sheets_routes
     from sandbox.wb import routes as wb_routes
 
     app = web.Application(middlewares=[gateway], client_max_size=256 * 1024**2)
@@ -192,6 +193,7 @@ def build_app(state: SandboxState | None = None) -> web.Application:
     app[ERRORS_KEY] = {}
     wb_routes.register(app)
     ozon_routes.register(app)
+    sheets_routes.register(app)
     app.router.add_route("*", "/_control/settings", control_settings)
     app.router.add_post("/_control/scenario", control_scenario)
     app.router.add_route("*", "/_control/faults", control_faults)

@@ -36,6 +36,8 @@ SERVICES: tuple[Service, ...] = (
     Service("wb_marketplace", "/wb-marketplace", "https://marketplace-api.wildberries.ru"),
     Service("wb_common", "/wb-common", "https://common-api.wildberries.ru"),
     Service("ozon", "/ozon", "https://api-seller.ozon.ru"),
+    Service("sheets", "/sheets", "https://sheets.googleapis.com"),
+    Service("drive", "/drive", "https://www.googleapis.com"),
 )
 
 

@@ -25,6 +25,9 @@ class Switches:
     wb_report_processing_seconds: float = 10.0
     # Rows per supplier/orders page (WB: ~80 000 since 2026-01-30); lowered in tests to see paging.
     wb_orders_page_rows: int = 80_000
+    # Google Sheets per-user quota (requests per minute per service account), before time scaling.
+    sheets_reads_per_minute: int = 60
+    sheets_writes_per_minute: int = 60
     time_scale: float = 1.0
 
 

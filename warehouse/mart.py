@@ -32,6 +32,10 @@ create table if not exists mart.stock_snapshot (
     warehouse_name text not null, warehouse_kind text not null,
     available bigint not null, in_way_to_client bigint not null, in_way_from_client bigint not null
 );
+create table if not exists mart.products (
+    tenant_id text not null, marketplace text not null, product_id bigint not null,
+    article text, brand text, subject text, title text
+);
 create table if not exists mart.orders_window (
     tenant_id text not null, marketplace text not null, order_id text not null,
     ordered_at timestamptz not null, product_id bigint not null, item_id bigint,
@@ -62,6 +66,16 @@ _SNAPSHOT_FROM_RAW = {
         from {raw}.ozon_stock s left join {raw}.ozon_products p on p.sku = s.sku
         where s.snapshot_at = (select max(snapshot_at) from {raw}.ozon_stock)""",
 }
+# One row per product (WB: per nmID over its sizes), whether or not it has stock anywhere.
+_PRODUCTS_FROM_RAW = {
+    "wildberries": """
+        select max(tenant_id), 'wildberries', nm_id, max(vendor_code), max(brand), max(subject), max(title)
+        from {raw}.wb_products group by nm_id""",
+    "ozon": """
+        select max(tenant_id), 'ozon', sku, max(offer_id), max(brand), max(category), max(name)
+        from {raw}.ozon_products group by sku""",
+}
+RAW_PRODUCTS_TABLE = {"wildberries": "wb_products", "ozon": "ozon_products"}
 _ORDERS_FROM_RAW = {
     "wildberries": """
         select tenant_id, 'wildberries', srid, ordered_at, nm_id, chrt_id, warehouse_name, warehouse_kind,
@@ -177,6 +191,12 @@ class Mart:
                     {"tenant": self.tenant, "mp": marketplace, "stamp": stamp},
                 )
                 self._sql("insert into mart.stock_snapshot " + _SNAPSHOT_FROM_RAW[marketplace])
+                self._sql(
+                    "delete from mart.products where tenant_id = $tenant and marketplace = $mp",
+                    {"tenant": self.tenant, "mp": marketplace},
+                )
+                if self._table_exists(RAW_PRODUCTS_TABLE[marketplace]):
+                    self._sql("insert into mart.products " + _PRODUCTS_FROM_RAW[marketplace])
                 latest = max(latest, stamp) if latest else stamp
         return latest
 
@@ -220,10 +240,13 @@ class Mart:
                     from mart.orders_window where tenant_id = $tenant
                     group by marketplace, product_id, warehouse_name, warehouse_kind
                 ),
+                snapshots as (
+                    select marketplace, max(snapshot_at) as snapshot_at from current_snapshot group by marketplace
+                ),
                 products as (
-                    select marketplace, product_id, max(article) as article, max(brand) as brand,
-                           max(subject) as subject, max(title) as title, max(snapshot_at) as snapshot_at
-                    from current_snapshot group by marketplace, product_id
+                    select p.marketplace, p.product_id, p.article, p.brand, p.subject, p.title, n.snapshot_at
+                    from mart.products p join snapshots n on n.marketplace = p.marketplace
+                    where p.tenant_id = $tenant
                 )
                 select $tenant, coalesce(s.marketplace, o.marketplace),
                        coalesce(s.snapshot_at, p.snapshot_at), $days,

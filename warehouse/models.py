@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -182,3 +183,36 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RefreshToken(Base):
+    """One issued refresh token (api/): single use. A family is the chain of tokens one login
+    started; presenting a spent token again means it was stolen, and revokes the whole family."""
+
+    __tablename__ = "refresh_tokens"
+
+    # The JWT's `jti`: the token itself is never stored.
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Denormalised from the user so row-level security keys this table like every tenant table.
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SheetsWriteBudget(Base):
+    """The shared Google Sheets budget (resources/sheets_budget.py): one token bucket per row, so
+    every process (Dagster runs, CLI, API) draws from the same per-service-account quota.
+
+    The key is the service-account e-mail for writes and `<e-mail>#reads` for its read budget;
+    `tokens` may go negative: each is a reservation some caller is already waiting out.
+    """
+
+    __tablename__ = "sheets_write_budget"
+
+    service_account: Mapped[str] = mapped_column(String(400), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -155,7 +155,9 @@ def _turnover(stock: pl.Expr, orders: pl.Expr, days: int) -> pl.Expr:
     null when there are no orders. Integer arithmetic, so 1.15 never becomes 1.1 by float error."""
     tenths = (stock.abs() * (20 * days) + orders) // (2 * orders)
     signed = pl.when(stock < 0).then(-tenths).otherwise(tenths)
-    return pl.when(orders > 0).then(signed / 10).otherwise(None)
+    # Polars divides by a literal as a multiplication (106 / 10 → 10.600000000000001): round(1)
+    # lands on the double nearest to tenths / 10, the same float Python and JSON write as 10.6.
+    return pl.when(orders > 0).then((signed / 10).round(1)).otherwise(None)
 
 
 def _normalized(metrics: pl.DataFrame, marketplace: str) -> pl.DataFrame:
@@ -297,16 +299,26 @@ def build_grid(
     )
 
 
-def _sheets_cell(value: Cell) -> dict[str, Any]:
-    if value is None or value == "":
-        return {}  # an empty CellData clears what an earlier publish left there
-    if isinstance(value, str):
-        return {"userEnteredValue": {"stringValue": value}}
-    return {"userEnteredValue": {"numberValue": value}}
-
-
 def to_sheets_rows(grid: SheetGrid) -> list[dict[str, Any]]:
     """Both header rows and every product row as Sheets API `RowData` for one `updateCells`
     (fields `userEnteredValue`). Strings go as stringValue, so Sheets never parses them as
-    formulas or numbers. Formats, merges and borders are separate, O(width) requests."""
-    return [{"values": [_sheets_cell(v) for v in row]} for row in (grid.top_header, grid.header, *grid.rows)]
+    formulas or numbers; None and "" as an empty CellData, which clears what an earlier publish
+    left there. Formats, merges and borders are separate, O(width) requests.
+
+    Equal values share one (read-only) CellData object: a large grid repeats few distinct values,
+    and building a fresh dict per cell costs ~7× more time for 2 M cells.
+    """
+    empty: dict[str, Any] = {}
+    shared: dict[tuple[type, Cell], dict[str, Any]] = {}
+
+    def cell(value: Cell) -> dict[str, Any]:
+        if value is None or value == "":
+            return empty
+        key = (type(value), value)  # typed: 0, 0.0 and False hash alike
+        found = shared.get(key)
+        if found is None:
+            kind = "stringValue" if isinstance(value, str) else "numberValue"
+            found = shared[key] = {"userEnteredValue": {kind: value}}
+        return found
+
+    return [{"values": [cell(v) for v in row]} for row in (grid.top_header, grid.header, *grid.rows)]

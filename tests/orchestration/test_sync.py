@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import orjson
-from dagster import AssetKey, DagsterEventType, EventRecordsFilter
+from dagster import AssetKey, DagsterEventType
 
 from tests.orchestration.conftest import Platform, expected_units, snapshot_units
 from warehouse.tenants import set_tier
@@ -80,10 +80,8 @@ def test_a_run_for_a_tier_the_tenant_left_does_nothing_and_says_why(platform: Pl
 
     outcome = run_sync(platform.defs, platform.instance, stale, "schedule")
     assert outcome.success
-    materialized = platform.instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=100
-    )
-    assert [r for r in materialized if r.run_id == outcome.run_id] == []
+    materialized = platform.instance.all_logs(outcome.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    assert materialized == []
     messages = [e.user_message for e in platform.instance.all_logs(outcome.run_id)]
     assert any("on the pro tier now, not starter" in m for m in messages)
     mart = platform.mart(WB_ONLY)
@@ -134,11 +132,7 @@ def test_no_secret_appears_in_dagster_events_tags_or_metadata(platform: Platform
 def test_materializations_carry_counts(platform: Platform) -> None:
     outcome = platform.sync(BOTH)
     assert outcome.success
-    events = platform.instance.get_event_records(
-        EventRecordsFilter(
-            event_type=DagsterEventType.ASSET_MATERIALIZATION, asset_key=AssetKey("stock_snapshot")
-        )
-    )
+    events = platform.instance.fetch_materializations(AssetKey("stock_snapshot"), limit=1).records
     metadata = events[0].asset_materialization.metadata
     units = sum(expected_units(platform.sellers(BOTH)).values())
     assert metadata["units"].value == units

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from warehouse import sync_runs, tenants
-from warehouse.app_db import database_url, engine_for, migrate, schema_diff, session_factory
+from warehouse.app_db import MIGRATIONS, database_url, engine_for, migrate, schema_diff, session_factory
 from warehouse.vault import CredentialVault, VaultError, generate_key
 
 WB_TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2VjcmV0LXNpZ25hdHVyZQ"
@@ -50,7 +51,8 @@ def test_migrate_is_idempotent_and_matches_the_models(app_url: str) -> None:
     migrate(app_url)  # every CLI command and process start runs it
     assert schema_diff(app_url) == []  # `alembic check`: the revisions describe the models exactly
     with engine_for(app_url).connect() as connection:
-        assert connection.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert connection.execute(text("select version_num from alembic_version")).scalar() == head
     engine_for(app_url).dispose()
 
 

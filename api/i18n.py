@@ -1,0 +1,140 @@
+"""Seller-facing messages: Russian by default, English on request.
+
+The language is the first of `ru` / `en` the client asks for in `Accept-Language`, else the
+tenant's locale once the user is known, else Russian. Codes stay English and stable: clients
+branch on the code, people read the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+LANGUAGES = ("ru", "en")
+DEFAULT = "ru"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "validation_error": {
+        "ru": "Проверьте поля запроса: {fields}",
+        "en": "Check the request fields: {fields}",
+    },
+    "internal_error": {
+        "ru": "Внутренняя ошибка сервиса. Повторите позже; если не пройдёт, сообщите номер запроса.",
+        "en": "Internal error. Retry later; if it persists, report the request id.",
+    },
+    "not_found": {"ru": "Не найдено", "en": "Not found"},
+    "method_not_allowed": {"ru": "Метод не поддерживается", "en": "Method not allowed"},
+    "http_error": {"ru": "Ошибка запроса ({status})", "en": "Request error ({status})"},
+    "not_authenticated": {
+        "ru": "Нужен вход: передайте токен доступа в заголовке Authorization: Bearer",
+        "en": "Sign in first: send an access token as Authorization: Bearer",
+    },
+    "invalid_token": {"ru": "Токен недействителен", "en": "The token is invalid"},
+    "token_expired": {"ru": "Срок действия токена истёк", "en": "The token has expired"},
+    "session_revoked": {
+        "ru": "Сессия завершена: войдите снова",
+        "en": "This session has ended: sign in again",
+    },
+    "refresh_token_reused": {
+        "ru": "Этот токен обновления уже использовался, поэтому все токены этого входа отозваны. Войдите снова",
+        "en": "This refresh token was already used, so every token of this sign-in is revoked. Sign in again",
+    },
+    "invalid_credentials": {"ru": "Неверный email или пароль", "en": "Wrong email or password"},
+    "email_taken": {"ru": "Этот email уже зарегистрирован", "en": "This email is already registered"},
+    "invalid_email": {"ru": "Это не адрес электронной почты", "en": "This is not an email address"},
+    "forbidden_role": {
+        "ru": "Недостаточно прав: это могут роли {roles}",
+        "en": "Your role cannot do this; it takes {roles}",
+    },
+    "tenant_inactive": {
+        "ru": "Аккаунт продавца приостановлен",
+        "en": "The seller account is suspended",
+    },
+    "rate_limited": {
+        "ru": "Слишком много запросов. Повторите через {seconds} с",
+        "en": "Too many requests. Retry in {seconds} s",
+    },
+    "invalid_setting": {"ru": "Неверная настройка: {reason}", "en": "Invalid setting: {reason}"},
+    "user_not_found": {"ru": "Пользователь не найден", "en": "User not found"},
+    "last_owner": {
+        "ru": "У аккаунта должен остаться хотя бы один владелец",
+        "en": "The account must keep at least one owner",
+    },
+    "credentials_not_found": {
+        "ru": "Ключ {marketplace} не подключён",
+        "en": "No {marketplace} key is connected",
+    },
+    "credentials_rejected": {
+        "ru": "Маркетплейс не принял ключ: {reason}",
+        "en": "The marketplace refused the key: {reason}",
+    },
+    "marketplace_unavailable": {
+        "ru": "Не удалось проверить ключ: {marketplace} не отвечает. Повторите позже",
+        "en": "Could not check the key: {marketplace} does not answer. Retry later",
+    },
+    "product_not_found": {"ru": "Товар не найден", "en": "Product not found"},
+    "ambiguous_product": {
+        "ru": "Товар с таким номером есть на нескольких маркетплейсах: укажите marketplace",
+        "en": "Several marketplaces have a product with this id: give marketplace",
+    },
+    "no_stock_data": {
+        "ru": "Данных об остатках ещё нет: дождитесь первой синхронизации",
+        "en": "No stock data yet: wait for the first sync",
+    },
+    "marketplace_required": {
+        "ru": "В CSV помещается один маркетплейс: укажите marketplace ({choices})",
+        "en": "A CSV holds one marketplace: give marketplace ({choices})",
+    },
+    "warehouse_busy": {
+        "ru": "Данные обновляются синхронизацией. Повторите через несколько секунд",
+        "en": "The data is being updated by a sync. Retry in a few seconds",
+    },
+    "sync_already_running": {
+        "ru": "Синхронизация уже идёт (запуск {run_id})",
+        "en": "A sync is already running (run {run_id})",
+    },
+    "no_credentials": {
+        "ru": "Сначала подключите ключ Wildberries или Ozon",
+        "en": "Connect a Wildberries or Ozon key first",
+    },
+    "sync_run_not_found": {"ru": "Запуск синхронизации не найден", "en": "Sync run not found"},
+    "dagster_unavailable": {
+        "ru": "Сервис синхронизации недоступен. Повторите позже",
+        "en": "The sync service is unavailable. Retry later",
+    },
+}
+
+
+def language(accept_language: str | None, tenant_locale: str | None = None) -> str:
+    """`ru` or `en`: the best of them in Accept-Language, else the tenant's locale, else Russian."""
+    best: tuple[float, str] | None = None
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGUAGES:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0:
+            continue
+        ranked = (quality - position * 1e-6, primary)  # equal q: the earlier one wins
+        if best is None or ranked > best:
+            best = ranked
+    if best is not None:
+        return best[1]
+    return tenant_locale if tenant_locale in LANGUAGES else DEFAULT
+
+
+def message(code: str, lang: str, params: Mapping[str, Any] | None = None) -> str:
+    templates = MESSAGES.get(code) or MESSAGES["http_error"]
+    template = templates.get(lang) or templates[DEFAULT]
+    try:
+        return template.format(**(params or {}))
+    except (KeyError, IndexError):
+        return template
