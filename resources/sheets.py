@@ -236,6 +236,7 @@ class _Connection:
     def _call(self, write: bool, send: Callable[[], T], spreadsheet_id: str, what: str) -> T:
         budget, key = (self.write_budget, self.email) if write else (self.read_budget, f"{self.email}#reads")
         attempts = self.publisher.max_attempts
+        failure: PublishError | None = None
         for attempt in range(1, attempts + 1):
             budget.acquire(key)
             if write:
@@ -249,18 +250,22 @@ class _Connection:
                 if (status == 429 or status >= 500) and attempt < attempts:
                     time.sleep(self._pause(attempt, exc.response.headers.get("Retry-After")))
                     continue
-                raise _api_error(exc, self.email, spreadsheet_id, what, attempt) from None
+                failure = _api_error(exc, self.email, spreadsheet_id, what, attempt)
             except requests.RequestException as exc:
                 # A write whose answer was lost may have landed: do not send it twice.
                 if not write and attempt < attempts:
                     time.sleep(self._pause(attempt, None))
                     continue
                 outcome = "its outcome is unknown" if write else "nothing was written"
-                raise PublishError(
+                failure = PublishError(
                     f"Google Sheets could not be reached for the {what} ({type(exc).__name__}); "
                     f"{outcome}, and the next sync rewrites the sheet"
-                ) from None
-        raise AssertionError("unreachable")
+                )
+            break
+        # Raised outside the except blocks, so no chained exception carries the request (and its
+        # Authorization header) into logs or Sentry.
+        assert failure is not None
+        raise failure
 
     def _pause(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
