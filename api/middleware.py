@@ -1,0 +1,131 @@
+"""Around every request: a request id, security headers, metrics, one access log line, and the
+last word on unexpected exceptions (a 500 in the one error shape, never a traceback).
+
+Plain ASGI rather than BaseHTTPMiddleware: nothing is buffered and no extra task is spawned per
+request, which matters on the hot read paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_response
+from api.logs import request_id_var
+from api.metrics import ApiMetrics
+
+log = logging.getLogger("stock_tracker.api")
+access_log = logging.getLogger("stock_tracker.api.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+DOCS_PATHS = ("/docs", "/redoc")
+
+_COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+]
+_API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
+def docs_csp(asset_origin: str) -> bytes:
+    # Swagger UI and ReDoc run an inline bootstrap script and load their bundle (and ReDoc a web
+    # worker) from the asset origin; nothing else may load, and no one may frame the page.
+    source = f"'self' {asset_origin}".strip()
+    return (
+        f"default-src 'none'; script-src {source} 'unsafe-inline'; style-src {source} 'unsafe-inline'; "
+        f"img-src {source} data:; font-src {source} data:; connect-src 'self'; worker-src {source} blob:; "
+        "frame-ancestors 'none'"
+    ).encode()
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, docs_asset_origin: str = "") -> None:
+        self.app = app
+        self.metrics = metrics
+        self.docs_csp = docs_csp(docs_asset_origin)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        path: str = scope.get("path", "")
+        csp = self.docs_csp if path.startswith(DOCS_PATHS) else _API_CSP
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in _COMMON_HEADERS if n not in present]
+                headers.append((b"content-security-policy", csp))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                if path.startswith("/api/") and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error", extra={"fields": {"path": path, "method": scope.get("method")}})
+            if response_started:
+                raise
+            response = error_response(Request(scope), 500, "internal_error")
+            await response(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope.get("method", "")
+            self.metrics.observe(route, method, status, elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": method,
+                        "route": route,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "tenant_id": state.get("tenant_id"),
+                        "user_id": state.get("user_id"),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    }
+                },
+            )
+            request_id_var.reset(token)
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID_HEADER.encode():
+            given = value.decode("latin-1")
+            if _GIVEN_ID.match(given):
+                return given
+            break
+    return uuid.uuid4().hex
+
+
+def _route_template(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    # Unmatched paths share one label: scanners must not mint a time series per URL they try.
+    return getattr(route, "path", None) or "unmatched"
