@@ -16,6 +16,7 @@ from rich.table import Table
 from settings import Settings, get_settings
 
 DEMO_TIME_SCALE = 60.0  # the demo's sandbox runs WB/Ozon limits 60× faster (1 order-feed page/s)
+DEMO_SERVICE_ACCOUNT = "stock-tracker@demo-project.iam.gserviceaccount.com"
 console = Console(stderr=True)
 
 
@@ -113,12 +114,31 @@ def slug(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _demo_spreadsheet(server: Any, tenant_id: str) -> str:
+    """A spreadsheet in the sandbox's Google Sheets shared with the demo service account, with a
+    worksheet of the seller's own that the product must leave alone."""
+    import requests
+
+    spreadsheet_id = f"demo-{tenant_id}"
+    requests.post(
+        f"{server.control_url}/sheets/spreadsheets",
+        timeout=10,
+        json={
+            "id": spreadsheet_id,
+            "title": f"{tenant_id}: остатки",
+            "editors": [DEMO_SERVICE_ACCOUNT],
+            "sheets": [{"title": "Заметки продавца", "rows": [["Этот лист Stock Tracker не трогает"]]}],
+        },
+    ).raise_for_status()
+    return spreadsheet_id
+
+
 def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> list[TenantSummary]:
     from pipelines.checks import check_credentials
     from sandbox.generate import generate_scenario
     from sandbox.server import SandboxServer
     from warehouse.app_db import migrate, session_factory
-    from warehouse.tenants import create_tenant, get_tenant, list_tenants, store_credentials
+    from warehouse.tenants import create_tenant, get_tenant, list_tenants, store_credentials, update_settings
     from warehouse.vault import CredentialVault
 
     scenario = scenario or generate_scenario(sellers=2, skus=300, warehouses=30, days=30, seed=1)
@@ -126,9 +146,12 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> list[TenantSu
     if out is not None:
         base = base.model_copy(update={"output_dir": out})
     with SandboxServer(scenario, time_scale=DEMO_TIME_SCALE) as server:  # type: ignore[arg-type]
-        settings = base.model_copy(update={"marketplace_time_scale": DEMO_TIME_SCALE}).sandbox_urls(
-            server.urls
-        )
+        settings = base.model_copy(
+            update={
+                "marketplace_time_scale": DEMO_TIME_SCALE,
+                "google_service_account_email": DEMO_SERVICE_ACCOUNT,
+            }
+        ).sandbox_urls(server.urls)
         migrate(settings.app_database_url)
         vault = CredentialVault(settings.fernet_keys)
         tenant_of: dict[str, str] = {}
@@ -158,6 +181,8 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> list[TenantSu
                     status="valid",
                     expires_at=check.expires_at,
                 )
+            for tenant_id in dict.fromkeys(tenant_of.values()):
+                update_settings(session, tenant_id, spreadsheet_id=_demo_spreadsheet(server, tenant_id))
         console.print(
             f"Sandbox marketplaces at {server.urls['wb_content'].rsplit('/', 1)[0]} "
             f"(limits ×{DEMO_TIME_SCALE:g}); {len(tenant_of)} tenants"

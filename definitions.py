@@ -11,9 +11,10 @@ from assets.ingest import ozon_ingest, wildberries_ingest
 from assets.jobs import build_sync_job
 from assets.schedules import SCHEDULES
 from assets.sensors import tenant_partitions_sensor
-from assets.sheet import SheetFiles, sheet_files, sheet_layout
+from assets.sheet import SheetFiles, sheet_files, sheet_layout, sheet_publication
 from assets.stock import orders_window, stock_metrics, stock_snapshot
 from resources.marketplaces import MarketplaceApis
+from resources.sheets import SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from settings import Settings, get_settings
@@ -37,6 +38,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
             stock_metrics,
             sheet_layout,
             sheet_files,
+            sheet_publication,
         ],
         jobs=[build_sync_job(retry_delay_seconds)],
         schedules=SCHEDULES,
@@ -44,6 +46,15 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
         resources={
             "dlt": DagsterDltResource(),
             "files": SheetFiles(out_dir=str(settings.output_dir)),
+            "sheets": SheetsPublisher(
+                api_url=settings.sheets_api_url,
+                service_account_file=settings.google_service_account_file or None,
+                service_account_email=settings.google_service_account_email or None,
+                app_database_url=_setting(settings, "app_database_url"),
+                redis_url=settings.redis_url,
+                writes_per_minute=settings.sheets_writes_per_minute,
+                time_scale=settings.marketplace_time_scale,
+            ),
             "tenants": TenantDirectory(
                 app_database_url=_setting(settings, "app_database_url"),
                 keys_file=str(settings.home / "secrets" / "fernet.keys"),

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     wb_marketplace_url: str = "https://marketplace-api.wildberries.ru"
     wb_common_url: str = "https://common-api.wildberries.ru"
     ozon_url: str = "https://api-seller.ozon.ru"
+    # Google Sheets: a service-account JSON key file (real), or only its e-mail (the sandbox, which
+    # takes `sa:<e-mail>` as the bearer token). Tenants share the spreadsheet with that e-mail.
+    sheets_api_url: str = "https://sheets.googleapis.com"
+    google_service_account_file: str = ""
+    google_service_account_email: str = ""
+    # One write budget per service account, shared by every process (app database or Redis).
+    sheets_writes_per_minute: int = 50
     # Only the sandbox runs faster than real time; pacing and waits follow it.
     marketplace_time_scale: float = 1.0
 
@@ -110,6 +117,7 @@ class Settings(BaseSettings):
                 "wb_marketplace_url": urls["wb_marketplace"],
                 "wb_common_url": urls["wb_common"],
                 "ozon_url": urls["ozon"],
+                **({"sheets_api_url": urls["sheets"]} if "sheets" in urls else {}),
             }
         )
 

@@ -69,7 +69,9 @@ query($runId: ID!) {
       eventConnection(limit: 2000) {
         events {
           __typename
-          ... on ExecutionStepFailureEvent { stepKey message error { message } failureMetadata { description } }
+          ... on ExecutionStepFailureEvent {
+            stepKey message error { message } failureMetadata { description }
+          }
           ... on RunFailureEvent { message }
         }
       }
@@ -214,7 +216,9 @@ def _failure(run: dict[str, Any]) -> str | None:
         if reason and reason.strip() not in reasons:
             reasons.append(reason.strip())
     if not reasons:
-        reasons = [e["message"] for e in events if e.get("__typename") == "RunFailureEvent" and e.get("message")]
+        reasons = [
+            e["message"] for e in events if e.get("__typename") == "RunFailureEvent" and e.get("message")
+        ]
     return "; ".join(reasons) or None
 
 

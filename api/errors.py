@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import i18n
 
 _CODES_BY_STATUS = {
+    400: "invalid_body",  # FastAPI's answer to a body it cannot parse
     401: "not_authenticated",
     404: "not_found",
     405: "method_not_allowed",
@@ -119,7 +120,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body is not valid JSON",
     401: "Not signed in, or the token is invalid or expired",
     403: "The user's role or the account's state does not allow this",
     404: "Not found (or another tenant's)",

@@ -22,6 +22,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Внутренняя ошибка сервиса. Повторите позже; если не пройдёт, сообщите номер запроса.",
         "en": "Internal error. Retry later; if it persists, report the request id.",
     },
+    "invalid_body": {
+        "ru": "Тело запроса не читается как JSON",
+        "en": "The request body is not valid JSON",
+    },
     "not_found": {"ru": "Не найдено", "en": "Not found"},
     "method_not_allowed": {"ru": "Метод не поддерживается", "en": "Method not allowed"},
     "http_error": {"ru": "Ошибка запроса ({status})", "en": "Request error ({status})"},
@@ -36,8 +40,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This session has ended: sign in again",
     },
     "refresh_token_reused": {
-        "ru": "Этот токен обновления уже использовался, поэтому все токены этого входа отозваны. Войдите снова",
-        "en": "This refresh token was already used, so every token of this sign-in is revoked. Sign in again",
+        "ru": "Токен обновления уже использовался, поэтому все токены этого входа отозваны. Войдите снова",
+        "en": "The refresh token was already used, so every token of this sign-in is revoked. Sign in again",
     },
     "invalid_credentials": {"ru": "Неверный email или пароль", "en": "Wrong email or password"},
     "email_taken": {"ru": "Этот email уже зарегистрирован", "en": "This email is already registered"},

@@ -22,7 +22,9 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 HIDDEN = "<hidden>"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-_SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|authorization|cookie|client[_-]?secret)")
+_SECRET_KEYS = re.compile(
+    r"(?i)(password|passwd|secret|token|api[_-]?key|authorization|cookie|client[_-]?secret)"
+)
 _SECRET_PAIRS = re.compile(
     r"(?i)\b(password|secret|token|api[_-]?key|authorization)(\"?\s*[:=]\s*\"?)([^\s\",}&]+)"
 )

@@ -14,6 +14,7 @@ MODEL_KEYS = [
     AssetKey("stock_metrics"),
     AssetKey("sheet_layout"),
     AssetKey("sheet_files"),
+    AssetKey("sheet_publication"),
 ]
 
 

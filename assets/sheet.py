@@ -9,11 +9,13 @@ from typing import Any
 import polars as pl
 from dagster import (
     AssetCheckResult,
+    AssetRecordsFilter,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     ConfigurableResource,
+    Failure,
     MaterializeResult,
     Output,
     asset,
@@ -21,6 +23,7 @@ from dagster import (
 
 from assets.partitions import tenant_tier_partitions
 from assets.target import resolve
+from resources.sheets import PublishError, SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from warehouse.sheet_files import write_csv, write_xlsx
@@ -130,3 +133,61 @@ def sheet_files(
     for grid in grids:
         write_csv(grid, folder / f"{grid.marketplace}.csv")
     yield MaterializeResult(metadata={"folder": str(folder), "worksheets": ", ".join(g.title for g in grids)})
+
+
+@asset(
+    partitions_def=tenant_tier_partitions,
+    output_required=False,
+    group_name="sheet",
+    kinds={"googlesheets"},
+    description="The grid published to the tenant's Google Spreadsheet: one worksheet per marketplace, "
+    "one metadata read and one batchUpdate each, nothing when unchanged.",
+)
+def sheet_publication(
+    context: AssetExecutionContext,
+    sheet_layout: list[SheetGrid],
+    tenants: TenantDirectory,
+    sheets: SheetsPublisher,
+) -> Iterator[Any]:
+    target = resolve(context, tenants)
+    if target is None:
+        return
+    spreadsheet = target.tenant.spreadsheet_id
+    if not spreadsheet:
+        context.log.info(f"{target.tenant.id} has no Google Spreadsheet set: publishing skipped.")
+        return
+    grids = [g for g in sheet_layout if g.rows]
+    if not grids:
+        raise Failure(
+            description="Nothing to publish: the stock model has no products yet; the sheet is kept.",
+            allow_retries=False,
+        )
+    try:
+        result = sheets.publish(spreadsheet, grids, _last_digests(context))
+    except PublishError as exc:
+        # The publisher already retried what can be retried (429, 5xx); a run-level retry would
+        # only spend the shared write budget again.
+        raise Failure(
+            description=f"Publishing failed, the previous sheet is kept: {exc}", allow_retries=False
+        ) from None
+    yield MaterializeResult(
+        metadata={
+            "spreadsheet_id": spreadsheet,
+            "written": ", ".join(t for t, w in result.worksheets.items() if w.written)
+            or "nothing (unchanged)",
+            "sheets_reads": result.reads,
+            "sheets_writes": result.writes,
+            **{f"digest:{title}": digest for title, digest in result.digests().items()},
+        }
+    )
+
+
+def _last_digests(context: AssetExecutionContext) -> dict[str, str]:
+    """What the previous publish of this partition wrote (kept in its materialization metadata)."""
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    metadata = records[0].asset_materialization.metadata
+    return {k.removeprefix("digest:"): str(v.value) for k, v in metadata.items() if k.startswith("digest:")}

@@ -385,10 +385,14 @@ class _Publish:
                     }
                 },
             ]
+        leftover = self.tabs.pop(grid.title + STAGING_SUFFIX, None)
+        if leftover is not None:  # a hidden half-filled copy from a failed staged publish
+            prefix.insert(0, {"deleteSheet": {"sheetId": leftover["properties"]["sheetId"]}})
         # Values and formats together: cells the new grid leaves empty lose old values and formats.
         cells = _cells(sheet_id, 0, rows, "userEnteredValue,userEnteredFormat")
         batch = [*map(orjson.dumps, prefix), cells, *map(orjson.dumps, _structure(grid, sheet_id, n_rows))]
         self.connection.batch_update(self.spreadsheet_id, batch, f"update of the {grid.title} sheet")
+        self.tabs.setdefault(grid.title, {"properties": {"sheetId": sheet_id, "title": grid.title}})
         return sheet_id
 
     def _staged(self, grid: SheetGrid, tab: dict[str, Any] | None, rows: list[bytes]) -> int:
@@ -397,17 +401,18 @@ class _Publish:
         staging = grid.title + STAGING_SUFFIX
         stage_id = self._new_id(staging)
         first: list[dict[str, Any]] = []
-        leftover = self.tabs.get(staging)  # from an earlier publish that failed half-way
+        leftover = self.tabs.pop(staging, None)  # from an earlier publish that failed half-way
         if leftover is not None:
             first.append({"deleteSheet": {"sheetId": leftover["properties"]["sheetId"]}})
-        index = tab["properties"].get("index", 0) if tab else len(self.tabs)
+        # Tab positions once the leftover is gone (metadata lists tabs in index order).
+        order = list(self.tabs.values())
         first.append(
             {
                 "addSheet": {
                     "properties": {
                         "sheetId": stage_id,
                         "title": staging,
-                        "index": index,
+                        "index": len(order),  # last, so the tabs before keep their places
                         "hidden": True,
                         "gridProperties": _grid_properties(grid, n_rows),
                     }
@@ -424,11 +429,13 @@ class _Publish:
                 self.spreadsheet_id, [_cells(stage_id, start, chunk, "userEnteredValue")], what
             )
             start += len(chunk)
+        # Shown at the old tab's place (which pushes the old tab right), then the old tab goes.
+        index = order.index(tab) if tab is not None else len(order)
         swap: list[dict[str, Any]] = [
             {
                 "updateSheetProperties": {
-                    "properties": {"sheetId": stage_id, "hidden": False},
-                    "fields": "hidden",
+                    "properties": {"sheetId": stage_id, "hidden": False, "index": index},
+                    "fields": "hidden,index",
                 }
             }
         ]
@@ -443,6 +450,8 @@ class _Publish:
             }
         )
         self.connection.batch_update(self.spreadsheet_id, [orjson.dumps(r) for r in swap], what)
+        # Later worksheets of this publish see the tabs as they are now (same place, new id).
+        self.tabs[grid.title] = {"properties": {"sheetId": stage_id, "title": grid.title}}
         return stage_id
 
 

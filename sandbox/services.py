@@ -38,6 +38,7 @@ SERVICES: tuple[Service, ...] = (
     Service("ozon", "/ozon", "https://api-seller.ozon.ru"),
     Service("sheets", "/sheets", "https://sheets.googleapis.com"),
     Service("drive", "/drive", "https://www.googleapis.com"),
+    Service("oauth2", "/oauth2", "https://oauth2.googleapis.com"),
 )
 
 

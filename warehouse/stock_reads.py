@@ -54,10 +54,10 @@ class ProductFilter:
     low_stock_days: int = 14
 
 
+_PSEUDO = ", ".join(f"'{w}'" for w in PSEUDO_WAREHOUSES)
 _ROWS = f"""
     from mart.stock_metrics
-    where tenant_id = :tenant
-      and warehouse_name not in ({", ".join(f"'{w}'" for w in PSEUDO_WAREHOUSES)})"""
+    where tenant_id = :tenant and warehouse_name not in ({_PSEUDO})"""
 
 _PRODUCTS = f"""
     with p as (
@@ -109,6 +109,7 @@ METRIC_COLUMNS = (
     "in_way_from_client",
     "orders",
     "days_of_cover",
+    "window_days",
 )
 
 
@@ -208,6 +209,7 @@ class StockReader:
         rows = self._rows(
             "select snapshot_at, sum(available) from mart.stock_snapshot where tenant_id = :tenant "
             "and marketplace = :marketplace and product_id = :product_id and warehouse_kind <> 'TRANSIT' "
+            f"and warehouse_name not in ({_PSEUDO}) "
             + ("and snapshot_at >= :since " if since is not None else "")
             + "group by snapshot_at order by snapshot_at",
             {"tenant": self.tenant, "marketplace": marketplace, "product_id": product_id, "since": since},

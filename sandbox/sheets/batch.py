@@ -305,16 +305,12 @@ def update_cells(draft: Draft, body: dict[str, Any]) -> None:
         sheet, box = _range(draft, body["range"])
         if height > box.row1 - box.row0 or width > box.col1 - box.col0:
             raise RangeError("The data given is larger than the range it is written to.")
-    written = set()
-    for i, row in enumerate(data):
-        for j, cell in enumerate(row):
-            key = (box.row0 + i, box.col0 + j)
-            cells.write(sheet, key, cell, paths)
-            written.add(key)
+    cells.write_rows(sheet, box.row0, box.col0, data, paths)
     if "range" in body:
         # Cells of the range the rows do not reach are cleared for the masked fields.
-        for key in [k for k in sheet.cells if k not in written]:
-            if box.row0 <= key[0] < box.row1 and box.col0 <= key[1] < box.col1:
+        for key in cells.keys_in(sheet, box):
+            i, j = key[0] - box.row0, key[1] - box.col0
+            if i >= len(data) or j >= len(data[i]):
                 cells.write(sheet, key, {}, paths)
 
 
@@ -347,9 +343,7 @@ def merge_cells(draft: Draft, body: dict[str, Any]) -> None:
                 raise RangeError("You must select all cells in a merged range to merge or unmerge them.")
             sheet.merges.remove(m)
         # A merged range keeps only its top-left value.
-        for key in [
-            k for k in sheet.cells if piece.row0 <= k[0] < piece.row1 and piece.col0 <= k[1] < piece.col1
-        ]:
+        for key in cells.keys_in(sheet, piece):
             if key != (piece.row0, piece.col0):
                 cells.write(sheet, key, {}, [("userEnteredValue",)])
         sheet.merges.append(piece)

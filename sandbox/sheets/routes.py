@@ -1,7 +1,8 @@
 """Google Sheets v4 (and one Drive call) over HTTP: auth, per-user quota, then the model.
 
-Auth: `Authorization: Bearer sa:<e-mail>` — the token names the service account (no OAuth
-server here). Quota: per service account, reads (GET) and writes (everything else) each
+Auth: `Authorization: Bearer sa:<e-mail>` — the token names the service account. A real JSON key
+whose `token_uri` points at the sandbox's `/oauth2/token` gets exactly that token.
+Quota: per service account, reads (GET) and writes (everything else) each
 `sheets_*_per_minute` (default 60, Google's per-user numbers), time-scaled like every bucket.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from sandbox.http import json_response, read_json
@@ -24,6 +26,7 @@ from sandbox.sheets.views import control_dump, spreadsheet_resource
 from sandbox.state import SandboxState
 
 TOKEN_PREFIX = "sa:"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 Handler = Callable[[web.Request, Spreadsheet], Awaitable[web.Response]]
 
 
@@ -177,6 +180,25 @@ async def drive_permissions(request: web.Request) -> web.Response:
     )
 
 
+async def oauth_token(request: web.Request) -> web.Response:
+    """Google's token endpoint for a service-account key (JWT bearer grant).
+
+    The assertion's signature is not checked (the sandbox knows no public keys); its `iss`, the
+    service account, becomes the token `sa:<iss>` the Sheets routes accept.
+    """
+    form = await request.post()
+    assertion = str(form.get("assertion") or "")
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        claims = {}
+    if form.get("grant_type") != JWT_GRANT or not claims.get("iss"):
+        return json_response({"error": "invalid_grant", "error_description": "Invalid JWT."}, 400)
+    return json_response(
+        {"access_token": f"{TOKEN_PREFIX}{claims['iss']}", "expires_in": 3599, "token_type": "Bearer"}
+    )
+
+
 # --- control API ----------------------------------------------------------------------------------
 
 
@@ -204,6 +226,8 @@ def register(app: web.Application) -> None:
 
     app[ERRORS_KEY]["sheets"] = errors.GoogleErrors()
     app[ERRORS_KEY]["drive"] = errors.GoogleErrors()
+    app[ERRORS_KEY]["oauth2"] = errors.GoogleErrors()
+    app.router.add_post("/oauth2/token", oauth_token)
     base = "/sheets/v4/spreadsheets/{sid:[^/:]+}"
     app.router.add_get(base, get_spreadsheet)
     app.router.add_post(base + ":batchUpdate", batch_update)

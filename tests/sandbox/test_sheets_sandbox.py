@@ -222,7 +222,7 @@ def test_merges_frozen_panes_and_sheets_follow_googles_rules(sheets: Sheets) -> 
         == 200
     )
     # The merge kept only its top-left value.
-    assert sheets.tab("Notes")["values"][0] == ["keep me"]
+    assert sheets.tab("Notes")["values"][0] == ["keep me", None]
     partial = sheets.batch([{"unmergeCells": {"range": area(0, 1, 0, 2)}}])
     assert partial.status_code == 400 and "merged range" in _error(partial)["message"]
     split = {

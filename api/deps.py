@@ -1,0 +1,149 @@
+"""Dependencies, declared once as `Annotated` aliases and reused by every router.
+
+* `SettingsDep` — the app's one Settings object.
+* `SessionDep` — an app-database session with no tenant (sign-up, sign-in, health).
+* `CurrentUser` — the signed-in user and tenant, from a valid access token of a live sign-in;
+  counts the request against the tenant's rate limit.
+* `TenantSessionDep` — the request's session scoped to that tenant (row-level security on
+  PostgreSQL, warehouse/tenant_scope.py).
+* `EditorUser` / `OwnerUser` — owners and admins may change things, viewers only read; only
+  owners manage users (and billing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.dagster_client import DagsterClient
+from api.errors import ApiError
+from api.rate_limit import RateLimits
+from api.security import TokenClaims, TokenError, decode_token
+from settings import Settings
+from warehouse import auth_tokens, tenants, users
+from warehouse.app_db import session_factory
+from warehouse.models import Tenant, User
+from warehouse.tenant_scope import tenant_session
+
+bearer = HTTPBearer(auto_error=False, description="The access token from /api/v1/auth/login.")
+_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_limits(request: Request) -> RateLimits:
+    return request.app.state.limits
+
+
+LimitsDep = Annotated[RateLimits, Depends(get_limits)]
+
+
+def get_dagster(request: Request) -> DagsterClient:
+    return request.app.state.dagster
+
+
+DagsterDep = Annotated[DagsterClient, Depends(get_dagster)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    with session_factory(settings.app_database_url)() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def client_ip(request: Request) -> str:
+    # Behind a proxy, uvicorn's --proxy-headers puts the forwarded client address here.
+    return request.client.host if request.client else "unknown"
+
+
+def limit_auth_by_ip(request: Request, limits: LimitsDep) -> None:
+    limits.hit(limits.auth, "auth", client_ip(request))
+
+
+def get_claims(
+    settings: SettingsDep,
+    limits: LimitsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> TokenClaims:
+    if credentials is None:
+        raise ApiError(401, "not_authenticated", headers=_BEARER_CHALLENGE)
+    try:
+        claims = decode_token(settings.jwt_secret, credentials.credentials, kind="access")
+    except TokenError as exc:
+        raise ApiError(401, exc.code, headers=_BEARER_CHALLENGE) from None
+    limits.hit(limits.tenant, "tenant", claims.tenant_id)
+    return claims
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
+
+
+def get_tenant_session(settings: SettingsDep, claims: ClaimsDep) -> Iterator[Session]:
+    with tenant_session(settings.app_database_url, claims.tenant_id) as session:
+        yield session
+
+
+TenantSessionDep = Annotated[Session, Depends(get_tenant_session)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    tenant: Tenant
+    family_id: str
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.id
+
+
+def get_current_user(request: Request, session: TenantSessionDep, claims: ClaimsDep) -> Principal:
+    user = users.get_user(session, claims.tenant_id, claims.user_id)
+    tenant = tenants.get_tenant(session, claims.tenant_id)
+    if user is None or tenant is None or tenant.status == "deleted":
+        raise ApiError(401, "invalid_token", headers=_BEARER_CHALLENGE)
+    if auth_tokens.family_revoked(session, claims.family_id):
+        raise ApiError(401, "session_revoked", headers=_BEARER_CHALLENGE)
+    state = request.scope.setdefault("state", {})
+    state.update(locale=tenant.locale, tenant_id=tenant.id, user_id=user.id)
+    if tenant.status != "active":
+        raise ApiError(403, "tenant_inactive")
+    return Principal(user, tenant, claims.family_id)
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+EDITORS = ("owner", "admin")
+
+
+def require_editor(principal: CurrentUser) -> Principal:
+    if principal.user.role not in EDITORS:
+        raise ApiError(403, "forbidden_role", roles="owner, admin")
+    return principal
+
+
+def require_owner(principal: CurrentUser) -> Principal:
+    if principal.user.role != "owner":
+        raise ApiError(403, "forbidden_role", roles="owner")
+    return principal
+
+
+EditorUser = Annotated[Principal, Depends(require_editor)]
+OwnerUser = Annotated[Principal, Depends(require_owner)]
+
+
+def token_lifetimes(settings: Settings) -> tuple[timedelta, timedelta]:
+    return timedelta(minutes=settings.access_token_minutes), timedelta(days=settings.refresh_token_days)

@@ -1,0 +1,98 @@
+"""The FastAPI app: routers under /api/v1, metrics, docs, and the cross-cutting layers.
+
+`create_app(settings)` builds one app around one Settings object (tests build theirs; `stock-tracker
+api` serves `create_app()` with the settings from the environment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api import docs, errors, logs
+from api.dagster_client import DagsterClient
+from api.metrics import ApiMetrics
+from api.middleware import RequestContextMiddleware
+from api.rate_limit import RateLimits
+from api.routes import API_PREFIX, auth, credentials, health, products, sync, tenants
+from api.security import warm_up
+from settings import Settings, get_settings
+
+TITLE = "Stock Tracker API"
+DESCRIPTION = """
+Stock, orders and days of cover of your Wildberries and Ozon products, your marketplace keys,
+and syncs on demand.
+
+Sign in with `POST /api/v1/auth/login`, then send the access token as `Authorization: Bearer …`
+(the **Authorize** button). Errors share one shape: `{"error": {"code", "message", "request_id"}}`;
+messages are in Russian unless `Accept-Language` asks for English (or your account's locale is `en`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    dagster = DagsterClient(settings.dagster_graphql_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warm_up()
+        yield
+        dagster.close()
+
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version="1.0.0",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.limits = RateLimits(settings)
+    app.state.dagster = dagster
+    metrics = ApiMetrics(settings.app_database_url)
+    app.state.metrics = metrics
+
+    for router in (
+        auth.router,
+        tenants.router,
+        credentials.router,
+        products.router,
+        sync.router,
+        sync.alias_router,
+        health.router,
+    ):
+        app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    errors.install(app)
+    asset_origin = docs.install(app, app.openapi_url or "", TITLE)
+    origins = settings.cors_origin_list
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "Content-Disposition"],
+            max_age=600,
+        )
+    # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, docs_asset_origin=asset_origin)
+    return app
+
+
+def served_app() -> FastAPI:
+    """The app as `stock-tracker api` serves it: JSON logs set up in each worker process."""
+    logs.configure(os.environ.get("STOCK_TRACKER_API_LOG_LEVEL", "INFO"))
+    return create_app()

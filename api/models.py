@@ -1,0 +1,242 @@
+"""Request and response bodies. Constraints live here so the OpenAPI document states them exactly
+(Swagger UI and generated clients see the same rules the server applies)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["owner", "admin", "viewer"]
+Locale = Literal["ru", "en"]
+Marketplace = Literal["wildberries", "ozon"]
+Tier = Literal["starter", "pro", "enterprise"]
+
+# No NUL anywhere: PostgreSQL text cannot hold it, and no real email, name or key contains one.
+Email = Annotated[
+    str, Field(min_length=3, max_length=320, pattern=r"^\s*[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+\s*$")
+]
+Password = Annotated[str, Field(min_length=8, max_length=128, description="8-128 characters.")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
+# Keys go into HTTP headers: visible ASCII only (spaces around are trimmed).
+Key = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^\s*[!-~]+\s*$")]
+
+
+@cache
+def timezones() -> list[str]:
+    return sorted(available_timezones())
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth --------------------------------------------------------------------------------------
+
+
+class RegisterRequest(Strict):
+    email: Email
+    password: Password
+    tenant_name: Name = Field(description="The seller's name, e.g. the shop or legal entity.")
+    locale: Locale = "ru"
+
+
+class LoginRequest(Strict):
+    email: Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00]*$")]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    role: Role
+    tenant_id: str
+    created_at: datetime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid.")
+    refresh_expires_in: int = Field(description="Seconds the refresh token is valid (it is single-use).")
+    user: UserOut
+
+
+# --- tenant ------------------------------------------------------------------------------------
+
+
+class SubscriptionOut(BaseModel):
+    tier: Tier
+    status: Literal["trialing", "active", "past_due", "canceled"]
+    trial_ends_at: datetime | None
+    current_period_end: datetime | None
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    tier: Tier
+    status: Literal["active", "suspended", "deleted"]
+    spreadsheet_id: str | None
+    telegram_chat_id: str | None
+    locale: Locale
+    timezone: str
+    orders_window_days: Literal[7, 14, 30]
+    low_stock_days: int
+    created_at: datetime
+    subscription: SubscriptionOut | None
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    tenant: TenantOut
+
+
+class TenantUpdate(Strict):
+    name: Name | None = None
+    spreadsheet_id: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            pattern=r"^(\s*|\s*[A-Za-z0-9_-]{1,128}\s*|.*/spreadsheets/d/[A-Za-z0-9_-]{1,128}([^A-Za-z0-9_-].*)?)$",
+            description="A Google Sheets id or the sheet's URL; empty to unlink.",
+        ),
+    ] = None
+    telegram_chat_id: Annotated[
+        str | None,
+        Field(
+            max_length=40,
+            pattern=r"^\s*(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})?\s*$",
+            description="A numeric chat id or an @channel; empty to unlink.",
+        ),
+    ] = None
+    locale: Locale | None = None
+    timezone: Annotated[
+        str | None, Field(max_length=64, json_schema_extra={"enum": [*timezones(), None]})
+    ] = Field(None, description="An IANA time zone, e.g. Europe/Moscow.")
+    orders_window_days: Literal[7, 14, 30] | None = None
+    low_stock_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class UserCreate(Strict):
+    email: Email
+    password: Password
+    role: Role = "viewer"
+
+
+class RoleUpdate(Strict):
+    role: Role
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+
+class WildberriesKey(Strict):
+    marketplace: Literal["wildberries"]
+    token: Key
+
+
+class OzonKey(Strict):
+    marketplace: Literal["ozon"]
+    client_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^\s*\d{1,20}\s*$")]
+    api_key: Annotated[Key, Field(max_length=256)]
+
+
+MarketplaceKey = Annotated[WildberriesKey | OzonKey, Field(discriminator="marketplace")]
+
+
+class CredentialStatusOut(BaseModel):
+    marketplace: Marketplace
+    connected: bool
+    fingerprint: str | None = Field(
+        None, description="A non-reversible id of the key; the key is never shown."
+    )
+    status: Literal["valid", "invalid", "unchecked"] | None = None
+    valid: bool | None = None
+    last_checked_at: datetime | None = None
+    check_message: str | None = None
+    expires_at: datetime | None = Field(None, description="Wildberries: the token's expiry, from its JWT.")
+    updated_at: datetime | None = None
+
+
+# --- stock -------------------------------------------------------------------------------------
+
+
+class ProductOut(BaseModel):
+    marketplace: Marketplace
+    product_id: int = Field(description="WB nmID or Ozon SKU.")
+    article: str | None
+    brand: str | None
+    subject: str | None
+    title: str | None
+    stock: int
+    orders: int = Field(description="Orders in the tenant's window (last N full days).")
+    in_way_to_client: int
+    in_way_from_client: int
+    days_of_cover: float | None = Field(description="stock × window ÷ orders; empty without orders.")
+    low_stock: bool
+    warehouses: int = Field(description="Warehouses with stock or orders of this product.")
+    window_days: int
+    snapshot_at: datetime | None
+
+
+class Page(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    pages: int
+
+
+class ProductPage(Page):
+    items: list[ProductOut]
+
+
+class WarehouseStockOut(BaseModel):
+    warehouse_name: str
+    warehouse_kind: str = Field(description="FBO (marketplace warehouse) or FBS (seller's).")
+    stock: int
+    orders: int
+    days_of_cover: float | None
+
+
+class HistoryPoint(BaseModel):
+    at: datetime
+    stock: int
+
+
+class ProductDetail(ProductOut):
+    warehouse_stock: list[WarehouseStockOut]
+    history: list[HistoryPoint]
+
+
+# --- sync --------------------------------------------------------------------------------------
+
+
+class SyncRunOut(BaseModel):
+    id: str = Field(description="The Dagster run id.")
+    status: Literal["queued", "running", "success", "failed", "skipped"]
+    trigger: str
+    tier: Tier
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+class SyncPage(Page):
+    items: list[SyncRunOut]
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,134 @@
+"""Sign-up, sign-in, token refresh (rotating, single-use), sign-out and the current user."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, Response, status
+
+from api.deps import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    TenantSessionDep,
+    limit_auth_by_ip,
+    token_lifetimes,
+)
+from api.errors import ApiError, responses
+from api.models import LoginRequest, MeOut, RefreshRequest, RegisterRequest, TokenPair
+from api.routes import API_PREFIX
+from api.security import TokenError, decode_token, encode_token, hash_password, verify_password
+from api.views import me_view, user_view
+from settings import Settings
+from warehouse import auth_tokens, users
+from warehouse.auth_tokens import SpendResult
+from warehouse.models import User
+
+log = logging.getLogger("stock_tracker.api")
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+limited = [Depends(limit_auth_by_ip)]
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=limited,
+    responses=responses(400, 409, 422, 429),
+)
+def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """A new seller account (tenant) with you as its owner, on a 14-day trial of the starter tier."""
+    try:
+        made = users.register(
+            session,
+            email=body.email,
+            password_hash=hash_password(body.password),
+            tenant_name=body.tenant_name,
+            locale=body.locale,
+        )
+    except users.EmailTaken:
+        raise ApiError(409, "email_taken") from None
+    except ValueError as exc:
+        raise ApiError(422, "invalid_setting", reason=str(exc)) from None
+    log.info("tenant registered", extra={"fields": {"tenant_id": made.tenant.id, "user_id": made.user.id}})
+    return _sign_in(session, settings, made.user)
+
+
+@router.post("/login", dependencies=limited, responses=responses(400, 401, 422, 429))
+def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Email and password for an access token (15 min) and a refresh token (30 days)."""
+    user = users.get_user_by_email(session, body.email)
+    valid, new_hash = verify_password(body.password, user.password_hash if user else None)
+    if user is None or not valid:
+        raise ApiError(401, "invalid_credentials")
+    if new_hash is not None:  # an imported bcrypt hash: keep it as Argon2 from now on
+        users.set_password_hash(session, user, new_hash)
+    return _sign_in(session, settings, user)
+
+
+@router.post("/refresh", dependencies=limited, responses=responses(400, 401, 422, 429))
+def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """A new token pair for a refresh token, which is spent. Presenting a spent one again ends the
+    whole sign-in: every token it produced stops working."""
+    try:
+        claims = decode_token(settings.jwt_secret, body.refresh_token, kind="refresh")
+    except TokenError as exc:
+        raise ApiError(401, exc.code) from None
+    spent = auth_tokens.spend(session, claims.jti)
+    if spent.result is SpendResult.REUSED:
+        log.warning(
+            "refresh token reused: sign-in revoked",
+            extra={"fields": {"tenant_id": spent.tenant_id, "user_id": spent.user_id}},
+        )
+        raise ApiError(401, "refresh_token_reused")
+    if spent.result is not SpendResult.OK:
+        code = {SpendResult.EXPIRED: "token_expired", SpendResult.REVOKED: "session_revoked"}
+        raise ApiError(401, code.get(spent.result, "invalid_token"))
+    user = users.get_user(session, str(spent.tenant_id), int(spent.user_id or 0))
+    if user is None:
+        raise ApiError(401, "invalid_token")
+    return _issue(session, settings, user, str(spent.family_id))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=limited,
+    responses=responses(400, 401, 422, 429),
+)
+def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Response:
+    """End this sign-in: its refresh token and the access tokens issued with it stop working."""
+    try:
+        claims = decode_token(settings.jwt_secret, body.refresh_token, kind="refresh")
+    except TokenError as exc:
+        if exc.code != "token_expired":
+            raise ApiError(401, exc.code) from None
+        return Response(status_code=status.HTTP_204_NO_CONTENT)  # already over
+    auth_tokens.revoke_family(session, claims.family_id, user_id=claims.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", responses=responses(401, 403, 429))
+def me(principal: CurrentUser, session: TenantSessionDep) -> MeOut:
+    """The signed-in user and their seller account."""
+    return me_view(session, principal.user, principal.tenant)
+
+
+def _sign_in(session: SessionDep, settings: Settings, user: User) -> TokenPair:
+    return _issue(session, settings, user, None)
+
+
+def _issue(session: SessionDep, settings: Settings, user: User, family_id: str | None) -> TokenPair:
+    access_ttl, refresh_ttl = token_lifetimes(settings)
+    row = auth_tokens.issue(
+        session, user_id=user.id, tenant_id=user.tenant_id, ttl=refresh_ttl, family_id=family_id
+    )
+    ids = {"user_id": user.id, "tenant_id": user.tenant_id, "family_id": row.family_id}
+    access, _ = encode_token(settings.jwt_secret, kind="access", ttl=access_ttl, **ids)
+    refresh_token, _ = encode_token(settings.jwt_secret, kind="refresh", ttl=refresh_ttl, jti=row.jti, **ids)
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh_token,
+        expires_in=int(access_ttl.total_seconds()),
+        refresh_expires_in=int(refresh_ttl.total_seconds()),
+        user=user_view(user),
+    )

@@ -1,0 +1,180 @@
+"""Stock reads: products with totals, one product's warehouses and history, the sheet as a file."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi import Path as PathParam
+
+from api.deps import CurrentUser, SettingsDep
+from api.errors import ApiError, responses
+from api.models import (
+    HistoryPoint,
+    Locale,
+    Marketplace,
+    ProductDetail,
+    ProductOut,
+    ProductPage,
+    WarehouseStockOut,
+)
+from api.routes import API_PREFIX
+from settings import Settings
+from warehouse.stock_reads import SORTS, ProductFilter, StockReader, WarehouseBusy
+
+router = APIRouter(prefix=API_PREFIX, tags=["stock"])
+
+Sort = Literal[tuple(s for name in SORTS for s in (name, f"-{name}"))]  # type: ignore[valid-type]
+MAX_COUNT = 2**53  # any stock a JSON number carries exactly
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@contextmanager
+def stock_of(settings: Settings, tenant_id: str) -> Iterator[StockReader]:
+    try:
+        with StockReader(settings.warehouse_url, tenant_id) as reader:
+            yield reader
+    except WarehouseBusy:
+        raise ApiError(503, "warehouse_busy", headers={"Retry-After": "2"}) from None
+
+
+@router.get("/products/", responses=responses(401, 403, 422, 429, 503))
+def list_products(
+    principal: CurrentUser,
+    settings: SettingsDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    search: Annotated[
+        str | None, Query(max_length=100, pattern=r"^[^\x00]*$", description="Article, name or brand.")
+    ] = None,
+    marketplace: Marketplace | None = None,
+    min_stock: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
+    max_stock: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
+    low_stock_only: Annotated[bool, Query(description="Only days of cover below the threshold.")] = False,
+    sort: Annotated[Sort, Query(description="A field; a leading `-` sorts descending.")] = "article",
+) -> ProductPage:
+    """The current stock per product (totals over warehouses), a page at a time."""
+    threshold = principal.tenant.low_stock_days
+    where = ProductFilter(search, marketplace, min_stock, max_stock, low_stock_only, threshold)
+    with stock_of(settings, principal.tenant_id) as reader:
+        rows, total = reader.products(where, sort=sort, limit=page_size, offset=(page - 1) * page_size)
+    return ProductPage(
+        items=[_product(row, threshold) for row in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
+        pages=math.ceil(total / page_size),
+    )
+
+
+@router.get("/products/{product_id}", responses=responses(401, 403, 404, 409, 422, 429, 503))
+def read_product(
+    product_id: Annotated[int, PathParam(ge=1, le=2**63 - 1, description="WB nmID or Ozon SKU.")],
+    principal: CurrentUser,
+    settings: SettingsDep,
+    marketplace: Marketplace | None = None,
+    history_days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> ProductDetail:
+    """One product: totals, stock per warehouse, and its stock over time."""
+    since = datetime.now(UTC) - timedelta(days=history_days)
+    with stock_of(settings, principal.tenant_id) as reader:
+        found = reader.product(product_id, marketplace)
+        if not found:
+            raise ApiError(404, "product_not_found")
+        if len(found) > 1:
+            raise ApiError(409, "ambiguous_product")
+        row = found[0]
+        warehouses = reader.warehouses(product_id, row["marketplace"])
+        history = reader.history(product_id, row["marketplace"], since)
+    return ProductDetail(
+        **_product(row, principal.tenant.low_stock_days).model_dump(),
+        warehouse_stock=[WarehouseStockOut(**w) for w in warehouses],
+        history=[HistoryPoint(at=at, stock=units) for at, units in history],
+    )
+
+
+@router.get(
+    "/stock/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The sheet: XLSX (a worksheet per marketplace) or CSV (one marketplace).",
+            "content": {XLSX: {}, "text/csv": {}},
+        },
+        **responses(401, 403, 404, 422, 429, 503),
+    },
+)
+def export_stock(
+    principal: CurrentUser,
+    settings: SettingsDep,
+    file_format: Annotated[Literal["xlsx", "csv"], Query(alias="format")] = "xlsx",
+    marketplace: Marketplace | None = None,
+    locale: Locale | None = None,
+) -> Response:
+    """The same grid as the Google Sheet, as a file."""
+    import polars as pl
+
+    from warehouse.sheet_files import write_csv, write_xlsx
+    from warehouse.sheet_layout import build_grid
+
+    tenant = principal.tenant
+    with stock_of(settings, tenant.id) as reader:
+        metrics = reader.metrics()
+    present = sorted({m["marketplace"] for m in metrics}, key=["wildberries", "ozon"].index)
+    chosen = [marketplace] if marketplace else present
+    if not metrics or not set(chosen) <= set(present):
+        raise ApiError(404, "no_stock_data")
+    if file_format == "csv" and len(chosen) > 1:
+        raise ApiError(422, "marketplace_required", choices=", ".join(present))
+    frame = pl.DataFrame(metrics, infer_schema_length=None)
+    window = max((int(m["window_days"]) for m in metrics if m.get("window_days")), default=0)
+    grids = [
+        build_grid(
+            frame,
+            marketplace=mp,
+            locale=locale or tenant.locale,
+            window_days=window or tenant.orders_window_days,
+            low_stock_days=tenant.low_stock_days,
+        )
+        for mp in chosen
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        if file_format == "xlsx":
+            path, media_type = Path(scratch) / "stock.xlsx", XLSX
+            write_xlsx(grids, path)
+        else:
+            path, media_type = Path(scratch) / f"{chosen[0]}.csv", "text/csv; charset=utf-8"
+            write_csv(grids[0], path)
+        content = path.read_bytes()
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+    )
+
+
+def _product(row: dict[str, Any], low_stock_days: int) -> ProductOut:
+    cover = float(row["days_of_cover"]) if row["days_of_cover"] is not None else None
+    return ProductOut(
+        marketplace=row["marketplace"],
+        product_id=int(row["product_id"]),
+        article=row["article"],
+        brand=row["brand"],
+        subject=row["subject"],
+        title=row["title"],
+        stock=int(row["stock"]),
+        orders=int(row["orders"]),
+        in_way_to_client=int(row["in_way_to_client"]),
+        in_way_from_client=int(row["in_way_from_client"]),
+        days_of_cover=cover,
+        low_stock=cover is not None and cover < low_stock_days,
+        warehouses=int(row["warehouses"]),
+        window_days=int(row["window_days"] or 0),
+        snapshot_at=row["snapshot_at"],
+    )

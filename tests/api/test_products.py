@@ -1,0 +1,176 @@
+"""Stock reads over the stock model, on both warehouses: totals as the sheet counts them, paging,
+search, filters, sorting, one product's warehouses and history, and the sheet as a file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from sandbox.server import SandboxServer
+from settings import Settings
+from tests.api.conftest import Row, Seller, make_settings, register, seed_stock
+
+WB_ROWS = [
+    Row(101, "Коледино", 50, 10, article="ART-101", brand="Alfa", title="Крем для рук"),
+    Row(101, "Казань", 0, 5, article="ART-101", brand="Alfa", title="Крем для рук"),
+    Row(101, "Fulllog", 7, 0, kind="FBS", article="ART-101", brand="Alfa", title="Крем для рук"),
+    # WB transit is per size, not per warehouse; pseudo-warehouses are totals, never places.
+    Row(101, "", 0, 0, kind="TRANSIT", to_client=3, from_client=1, article="ART-101", brand="Alfa"),
+    Row(101, "Остальные", 999, 0, article="ART-101", brand="Alfa"),
+    Row(102, "Коледино", 2, 14, article="art-102", brand="Beta", title="Шампунь"),
+    Row(103, "Казань", 300, 0, article="ART-103", brand="Beta", title="Мыло"),
+    *[Row(200 + i, "Коледино", i, 1, article=f"BULK-{i:02d}", brand="Bulk", title="Bulk") for i in range(25)],
+]
+OZON_ROWS = [
+    Row(5001, "ХОРУГВИНО_РФЦ", 10, 7, marketplace="ozon", article="OZ-1", brand="Gamma", title="Ozon")
+]
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def stock_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, app_db: str, sandbox: SandboxServer
+) -> Settings:
+    overrides = {} if request.param == "duckdb" else {"warehouse_url": app_db}
+    return make_settings(tmp_path, app_db, sandbox, **overrides)
+
+
+@pytest.fixture
+def stock_client(stock_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(stock_settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def stocked(stock_client: TestClient, stock_settings: Settings) -> tuple[Seller, Seller]:
+    seller, other = register(stock_client), register(stock_client, "Other")
+    seed_stock(stock_settings, seller.tenant_id, WB_ROWS + OZON_ROWS)
+    seed_stock(stock_settings, other.tenant_id, [Row(101, "Коледино", 4444, 1), Row(777, "Казань", 1, 1)])
+    return seller, other
+
+
+def products(client: TestClient, seller: Seller, **params: object) -> dict:
+    response = client.get("/api/v1/products/", params=params, headers=seller.auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_totals_follow_the_sheet(stock_client: TestClient, stocked: tuple[Seller, Seller]) -> None:
+    seller, _ = stocked
+    page = products(stock_client, seller, search="ART-101")
+    assert page["total"] == 1
+    item = page["items"][0]
+    # Stock and orders over real warehouses (FBO + FBS); transit counted only as in-way.
+    assert (item["stock"], item["orders"], item["warehouses"]) == (57, 15, 3)
+    assert (item["in_way_to_client"], item["in_way_from_client"]) == (3, 1)
+    assert item["days_of_cover"] == 26.6 and item["low_stock"] is False  # 57 × 7 ÷ 15
+    assert (item["marketplace"], item["brand"], item["title"]) == ("wildberries", "Alfa", "Крем для рук")
+
+
+def test_paging_sorting_and_filters(stock_client: TestClient, stocked: tuple[Seller, Seller]) -> None:
+    seller, _ = stocked
+    first = products(stock_client, seller, page_size=10)
+    assert (first["total"], first["pages"], len(first["items"])) == (29, 3, 10)
+    assert [i["article"] for i in first["items"][:3]] == ["ART-101", "art-102", "ART-103"]
+    last = products(stock_client, seller, page_size=10, page=3)
+    assert len(last["items"]) == 9
+    beyond = products(stock_client, seller, page_size=10, page=9)
+    assert beyond["items"] == [] and beyond["total"] == 29
+
+    assert products(stock_client, seller, sort="-stock")["items"][0]["product_id"] == 103
+    covers = [
+        i["days_of_cover"]
+        for i in products(stock_client, seller, sort="days_of_cover", page_size=200)["items"]
+    ]
+    assert covers[-1] is None and covers[:-2] == sorted(covers[:-2])  # no orders: last
+
+    assert [i["product_id"] for i in products(stock_client, seller, marketplace="ozon")["items"]] == [5001]
+    assert {i["product_id"] for i in products(stock_client, seller, search="beta")["items"]} == {102, 103}
+    assert [i["product_id"] for i in products(stock_client, seller, search="шампунь")["items"]] == [102]
+    assert [i["product_id"] for i in products(stock_client, seller, search="5001")["items"]] == [5001]
+    assert products(stock_client, seller, search="100%")["total"] == 0  # % is a character, not a wildcard
+    ranged = products(stock_client, seller, min_stock=10, max_stock=60, page_size=200)["items"]
+    assert {i["product_id"] for i in ranged} == {101, 5001, *range(210, 225)}
+
+    low = products(stock_client, seller, low_stock_only=True, page_size=200)["items"]
+    assert all(i["low_stock"] and i["days_of_cover"] < 14 for i in low)
+    assert {102, 5001} <= {i["product_id"] for i in low} and 103 not in {i["product_id"] for i in low}
+
+    for bad in (
+        {"page_size": 201},
+        {"page": 0},
+        {"sort": "price"},
+        {"min_stock": -1},
+        {"marketplace": "amazon"},
+    ):
+        assert stock_client.get("/api/v1/products/", params=bad, headers=seller.auth).status_code == 422
+
+
+def test_one_product_with_its_warehouses_and_history(
+    stock_client: TestClient, stocked: tuple[Seller, Seller]
+) -> None:
+    seller, _ = stocked
+    response = stock_client.get("/api/v1/products/101", headers=seller.auth)
+    assert response.status_code == 200, response.text
+    product = response.json()
+    assert product["stock"] == 57
+    warehouses = {(w["warehouse_kind"], w["warehouse_name"]): w for w in product["warehouse_stock"]}
+    assert set(warehouses) == {("FBO", "Казань"), ("FBO", "Коледино"), ("FBS", "Fulllog")}
+    assert warehouses[("FBO", "Коледино")]["days_of_cover"] == 35.0  # 50 × 7 ÷ 10
+    assert warehouses[("FBS", "Fulllog")]["days_of_cover"] is None
+    assert [p["stock"] for p in product["history"]] == [57 + 15, 57 + 6, 57]  # three snapshots, oldest first
+    short = stock_client.get("/api/v1/products/101", params={"history_days": 2}, headers=seller.auth).json()
+    assert [p["stock"] for p in short["history"]] == [57 + 6, 57]
+
+
+def test_another_tenants_product_is_not_found(
+    stock_client: TestClient, stocked: tuple[Seller, Seller]
+) -> None:
+    seller, other = stocked
+    assert products(stock_client, other)["total"] == 2
+    mine = stock_client.get("/api/v1/products/101", headers=seller.auth).json()
+    assert mine["stock"] == 57  # not the other tenant's 4444
+    hidden = stock_client.get("/api/v1/products/777", headers=seller.auth)
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "product_not_found"
+    assert stock_client.get("/api/v1/products/777", headers=other.auth).status_code == 200
+
+
+def test_export_is_the_sheet_grid(stock_client: TestClient, stocked: tuple[Seller, Seller]) -> None:
+    seller, _ = stocked
+    xlsx = stock_client.get("/api/v1/stock/export", params={"format": "xlsx"}, headers=seller.auth)
+    assert xlsx.status_code == 200, xlsx.text
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert 'filename="stock.xlsx"' in xlsx.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Wildberries", "Ozon"]
+    sheet = book["Wildberries"]
+    assert sheet["A1"].value == "Основная информация" and sheet["C2"].value == "Артикул продавца"
+    first = [c.value for c in sheet[3]]
+    assert first[2:9] == ["ART-101", 101, 3, 1, 15, 57, 26.6]
+
+    needs_one = stock_client.get("/api/v1/stock/export", params={"format": "csv"}, headers=seller.auth)
+    assert needs_one.status_code == 422 and needs_one.json()["error"]["code"] == "marketplace_required"
+    csv_file = stock_client.get(
+        "/api/v1/stock/export",
+        params={"format": "csv", "marketplace": "wildberries", "locale": "en"},
+        headers=seller.auth,
+    )
+    assert csv_file.status_code == 200 and csv_file.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert rows[1][:3] == ["Brand", "Subject", "Seller article"]
+    assert rows[2][2:9] == ["ART-101", "101", "3", "1", "15", "57", "26.6"]
+    assert len(rows) == 2 + 28
+
+
+def test_no_stock_yet(stock_client: TestClient) -> None:
+    fresh = register(stock_client)
+    assert products(stock_client, fresh) == {"total": 0, "page": 1, "page_size": 50, "pages": 0, "items": []}
+    assert stock_client.get("/api/v1/products/1", headers=fresh.auth).status_code == 404
+    export = stock_client.get("/api/v1/stock/export", headers=fresh.auth)
+    assert export.status_code == 404 and export.json()["error"]["code"] == "no_stock_data"
