@@ -9,11 +9,11 @@ from typing import Any
 import polars as pl
 from dagster import (
     AssetCheckResult,
-    AssetRecordsFilter,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     ConfigurableResource,
     Failure,
     MaterializeResult,
