@@ -6,7 +6,7 @@ built without calling any API).
 """
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,25 @@ def _credentials(tenants: TenantDirectory, target: SyncTarget, marketplace: str)
 _DEFINITION_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def _ingest(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    tenants: TenantDirectory,
+    warehouse: WarehouseResource,
+    marketplace: str,
+    build: Callable[[SyncTarget, dict[str, str]], Any],
+) -> Iterator[Any]:
+    """Resolve the partition's tenant, build its source with its decrypted keys, load it."""
+    target = resolve(context, tenants)
+    if target is None:
+        return
+    keys = _credentials(tenants, target, marketplace)
+    context.log.info(
+        f"Loading {marketplace} for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    yield from _load(context, dlt, build(target, keys), warehouse.pipeline(target.tenant.id, marketplace))
+
+
 @dlt_assets(
     dlt_source=wildberries_source("", "definition", _DEFINITION_TIME, check_token=False),
     dlt_pipeline=_definition_pipeline("wildberries"),
@@ -109,22 +128,21 @@ def wildberries_ingest(
     warehouse: WarehouseResource,
     marketplaces: MarketplaceApis,
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
-    keys = _credentials(tenants, target, "wildberries")
-    context.log.info(
-        f"Loading Wildberries for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
+    yield from _ingest(
+        context,
+        dlt,
+        tenants,
+        warehouse,
+        "wildberries",
+        lambda target, keys: wildberries_source(
+            keys["token"],
+            target.tenant.id,
+            target.snapshot_at,
+            marketplaces.wb_urls(),
+            _fetch_days(target),
+            marketplaces.policy(),
+        ),
     )
-    source = wildberries_source(
-        keys["token"],
-        target.tenant.id,
-        target.snapshot_at,
-        marketplaces.wb_urls(),
-        _fetch_days(target),
-        marketplaces.policy(),
-    )
-    yield from _load(context, dlt, source, warehouse.pipeline(target.tenant.id, "wildberries"))
 
 
 @dlt_assets(
@@ -142,23 +160,22 @@ def ozon_ingest(
     warehouse: WarehouseResource,
     marketplaces: MarketplaceApis,
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
-    keys = _credentials(tenants, target, "ozon")
-    context.log.info(
-        f"Loading Ozon for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
+    yield from _ingest(
+        context,
+        dlt,
+        tenants,
+        warehouse,
+        "ozon",
+        lambda target, keys: ozon_source(
+            keys["client_id"],
+            keys["api_key"],
+            target.tenant.id,
+            target.snapshot_at,
+            OzonUrls(marketplaces.ozon_url),
+            target.tenant.orders_window_days + 1,
+            marketplaces.policy(),
+        ),
     )
-    source = ozon_source(
-        keys["client_id"],
-        keys["api_key"],
-        target.tenant.id,
-        target.snapshot_at,
-        OzonUrls(marketplaces.ozon_url),
-        target.tenant.orders_window_days + 1,
-        marketplaces.policy(),
-    )
-    yield from _load(context, dlt, source, warehouse.pipeline(target.tenant.id, "ozon"))
 
 
 RAW_KEYS = {
