@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
+from cli_api import register as register_api_commands
 from cli_dev import dev_command
 from cli_sync import sync_command
 from cli_tenants import register as register_tenant_commands
@@ -139,6 +140,7 @@ def demo(scenario_path: str | None, out: Path | None) -> None:
 register_tenant_commands(main)
 main.add_command(sync_command)
 main.add_command(dev_command)
+register_api_commands(main)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): `api.main.create_app`; Swagger UI at /docs."""

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from warehouse.models import RefreshToken, utcnow
@@ -105,16 +105,6 @@ def revoke_family(session: Session, family_id: str, *, user_id: int | None = Non
     count = session.execute(query.values(revoked_at=utcnow())).rowcount
     session.commit()
     return int(count or 0)
-
-
-def family_revoked(session: Session, family_id: str) -> bool:
-    """Whether the sign-in was ended (sign-out or a replay): its access tokens stop working too."""
-    found = session.scalar(
-        select(RefreshToken.jti)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
-        .limit(1)
-    )
-    return found is not None
 
 
 def _ids(spent: Spent) -> tuple[int | None, str | None, str | None]:

@@ -5,14 +5,22 @@ always scoped by tenant id. Totals follow the sheet (DESIGN §6): stock and orde
 real warehouses (transit rows and WB's pseudo-warehouses excluded), in-way sums count every row,
 days of cover = stock × window ÷ orders, one decimal, none without orders.
 
-DuckDB (embedded default): the tenant's file is opened read-only for one request and closed, so a
-running sync (which holds the write lock) is waited for briefly, then reported busy. PostgreSQL:
-a pooled connection of the shared warehouse database.
+DuckDB (embedded default): the tenant's file is opened read-only when a request needs it and closed
+after, so a running sync (which holds the write lock) is waited for briefly, then reported busy.
+PostgreSQL: a pooled connection of the shared warehouse database.
+
+The product list is the hot read: its totals (one row per product, computed from every warehouse
+row) are kept per tenant in this process and filtered, sorted and paged in Polars. They change
+only when a sync writes the model: the DuckDB file (and its WAL) changing invalidates them; on
+PostgreSQL they are kept `POSTGRES_TOTALS_SECONDS` at most. While a sync holds the DuckDB file,
+the list keeps answering from the last totals read.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,16 +36,11 @@ PSEUDO_WAREHOUSES = (
     "Всего находится на складах",
     "Остальные",
 )
-SORTS = {
-    "article": "lower(article)",
-    "title": "lower(title)",
-    "brand": "lower(brand)",
-    "product_id": "product_id",
-    "stock": "stock",
-    "orders": "orders",
-    "days_of_cover": "days_of_cover",
-}
+SORTS = ("article", "title", "brand", "product_id", "stock", "orders", "days_of_cover")
+TEXT_SORTS = ("article", "title", "brand")
 _LOCK_WAIT_SECONDS = 2.0
+POSTGRES_TOTALS_SECONDS = 10.0
+CACHED_TENANTS = 64
 
 
 class WarehouseBusy(RuntimeError):
@@ -95,6 +98,27 @@ PRODUCT_COLUMNS = (
     "snapshot_at",
     "days_of_cover",
 )
+_TOTALS_TYPES = {
+    "marketplace": "String",
+    "product_id": "Int64",
+    "article": "String",
+    "brand": "String",
+    "subject": "String",
+    "title": "String",
+    "stock": "Int64",
+    "orders": "Int64",
+    "in_way_to_client": "Int64",
+    "in_way_from_client": "Int64",
+    "warehouses": "Int64",
+    "window_days": "Int64",
+    "snapshot_at": "Datetime",
+    "days_of_cover": "Float64",
+}
+# (url, tenant) → (version of the model, product totals), least recently used first.
+_totals_cache: OrderedDict[tuple[str, str], tuple[tuple[Any, ...], Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+_loading: dict[tuple[str, str], threading.Lock] = {}
+
 METRIC_COLUMNS = (
     "marketplace",
     "product_id",
@@ -113,20 +137,39 @@ METRIC_COLUMNS = (
 )
 
 
+class ProductTotals:
+    """A tenant's product totals (PRODUCT_COLUMNS plus lowercased text for search and sort), and
+    the orders asked for so far: a page of a list sorted before is a filter and a slice."""
+
+    def __init__(self, frame: Any) -> None:
+        import polars as pl
+
+        self.frame = frame.with_columns(pl.col(c).str.to_lowercase().alias(f"_{c}") for c in TEXT_SORTS)
+        self._sorted: dict[str, Any] = {}
+
+    def sorted_by(self, sort: str) -> Any:
+        found = self._sorted.get(sort)
+        if found is None:
+            name = sort.lstrip("-")
+            key = f"_{name}" if name in TEXT_SORTS else name
+            found = self._sorted[sort] = self.frame.sort(
+                [key, "marketplace", "product_id"],
+                descending=[sort.startswith("-"), False, False],
+                nulls_last=True,
+            )
+        return found
+
+
 class StockReader:
     """One tenant's stock model, read-only, for the length of one request (a context manager)."""
 
     def __init__(self, url: str, tenant: str) -> None:
         self.tenant = tenant
+        self.url = url.replace("{tenant}", tenant)
         self.kind = "duckdb" if url.startswith("duckdb:///") else "postgres"
+        self.path = Path(self.url.removeprefix("duckdb:///")) if self.kind == "duckdb" else None
         self._conn: Any = None
-        if self.kind == "duckdb":
-            path = Path(url.removeprefix("duckdb:///").replace("{tenant}", tenant))
-            if path.exists():  # no file: the tenant has never synced
-                self._conn = _duckdb_read_only(path)
-        else:
-            self._conn = engine_for(url.replace("{tenant}", tenant)).connect()
-        self._has_mart = self._conn is not None and self._mart_exists()
+        self._has_mart: bool | None = None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -145,31 +188,71 @@ class StockReader:
         self, where: ProductFilter, *, sort: str = "article", limit: int = 50, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of products (totals per marketplace × product) and how many match in all."""
-        if not self._has_mart:
+        import polars as pl
+
+        totals = self.product_totals()
+        if totals.frame.is_empty():
             return [], 0
-        scope, params = self._scope(where.marketplace)
-        conditions, more = _conditions(where)
-        params.update(more)
-        filtered = f"select * from ({_PRODUCTS.format(scope=scope)}) q" + (
-            " where " + " and ".join(conditions) if conditions else ""
-        )
-        descending = sort.startswith("-")
-        column = SORTS[sort.lstrip("-")]
-        order = f"{column} {'desc' if descending else 'asc'} nulls last, marketplace, product_id"
-        rows = self._rows(
-            f"select *, count(*) over () as total from ({filtered}) f order by {order} "
-            "limit :limit offset :offset",
-            {**params, "limit": limit, "offset": offset},
-        )
-        if rows:
-            total = int(rows[0][-1])
-        else:
-            total = int(self._rows(f"select count(*) from ({filtered}) f", params)[0][0])
-        return [dict(zip(PRODUCT_COLUMNS, row[:-1], strict=True)) for row in rows], total
+        conditions = []
+        if where.marketplace:
+            conditions.append(pl.col("marketplace") == where.marketplace)
+        term = (where.search or "").strip().lower()
+        if term:
+            found = pl.lit(False)
+            for column in TEXT_SORTS:
+                found = found | pl.col(f"_{column}").str.contains(term, literal=True).fill_null(False)
+            if term.isdigit() and len(term) <= 18:
+                found = found | (pl.col("product_id") == int(term))
+            conditions.append(found)
+        if where.min_stock is not None:
+            conditions.append(pl.col("stock") >= where.min_stock)
+        if where.max_stock is not None:
+            conditions.append(pl.col("stock") <= where.max_stock)
+        if where.low_stock_only:
+            conditions.append(pl.col("days_of_cover") < where.low_stock_days)
+        ordered = totals.sorted_by(sort)
+        matched = ordered.filter(*conditions) if conditions else ordered  # filtering keeps the order
+        page = matched.slice(offset, limit).select(PRODUCT_COLUMNS)
+        return page.to_dicts(), matched.height
+
+    def product_totals(self) -> ProductTotals:
+        """Every product's totals, from this process's cache while the tenant's model is unchanged.
+
+        One request per tenant reloads them; requests meanwhile get the previous totals (or, when
+        there are none yet, wait for that load), so a new version never costs N parallel loads."""
+        key, name = self._version(), (self.url, self.tenant)
+        with _cache_lock:
+            cached = _totals_cache.get(name)
+            if cached is not None and cached[0] == key:
+                _totals_cache.move_to_end(name)
+                return cached[1]
+            loading = _loading.setdefault(name, threading.Lock())
+        if not loading.acquire(blocking=cached is None):
+            return cached[1]  # type: ignore[index]  # another request is reloading
+        try:
+            with _cache_lock:
+                fresh = _totals_cache.get(name)
+            if fresh is not None and fresh[0] == key:  # loaded while we waited
+                return fresh[1]
+            try:
+                totals = ProductTotals(self._load_totals())
+            except WarehouseBusy:
+                if cached is None:
+                    raise
+                return cached[1]  # a sync is writing: the last complete model until it is done
+            with _cache_lock:
+                _totals_cache[name] = (key, totals)
+                _totals_cache.move_to_end(name)
+                while len(_totals_cache) > CACHED_TENANTS:
+                    evicted, _ = _totals_cache.popitem(last=False)
+                    _loading.pop(evicted, None)
+            return totals
+        finally:
+            loading.release()
 
     def product(self, product_id: int, marketplace: str | None = None) -> list[dict[str, Any]]:
         """The product's totals per marketplace (usually one; a WB nmID and an Ozon SKU may clash)."""
-        if not self._has_mart:
+        if not self._mart():
             return []
         scope, params = self._scope(marketplace)
         rows = self._rows(
@@ -180,7 +263,7 @@ class StockReader:
 
     def warehouses(self, product_id: int, marketplace: str) -> list[dict[str, Any]]:
         """Stock, orders and days of cover of one product at each real warehouse."""
-        if not self._has_mart:
+        if not self._mart():
             return []
         rows = self._rows(
             "select warehouse_name, warehouse_kind, sum(stock), sum(orders), max(window_days) "
@@ -204,7 +287,7 @@ class StockReader:
         self, product_id: int, marketplace: str, since: datetime | None = None
     ) -> list[tuple[datetime, int]]:
         """Units of the product at real warehouses at each snapshot, oldest first."""
-        if not self._has_mart:
+        if not self._mart():
             return []
         rows = self._rows(
             "select snapshot_at, sum(available) from mart.stock_snapshot where tenant_id = :tenant "
@@ -218,7 +301,7 @@ class StockReader:
 
     def metrics(self) -> list[dict[str, Any]]:
         """Every row of the current model (what `build_grid` lays out as the sheet)."""
-        if not self._has_mart:
+        if not self._mart():
             return []
         rows = self._rows(
             f"select {', '.join(METRIC_COLUMNS)} from mart.stock_metrics where tenant_id = :tenant "
@@ -228,7 +311,7 @@ class StockReader:
         return [dict(zip(METRIC_COLUMNS, row, strict=True)) for row in rows]
 
     def marketplaces(self) -> list[str]:
-        if not self._has_mart:
+        if not self._mart():
             return []
         rows = self._rows(
             "select distinct marketplace from mart.stock_metrics where tenant_id = :tenant order by 1",
@@ -237,6 +320,44 @@ class StockReader:
         return [r[0] for r in rows]
 
     # --- plumbing -----------------------------------------------------------------------------
+
+    def _version(self) -> tuple[Any, ...]:
+        if self.path is not None:
+            # A sync changes the file or its write-ahead log; a new snapshot means a new version.
+            return tuple(_stat(p) for p in (self.path, self.path.with_name(self.path.name + ".wal")))
+        return (int(time.monotonic() // POSTGRES_TOTALS_SECONDS),)
+
+    def _load_totals(self) -> Any:
+        import polars as pl
+
+        rows = self._rows(_PRODUCTS.format(scope=""), {"tenant": self.tenant}) if self._mart() else []
+        cover = PRODUCT_COLUMNS.index("days_of_cover")
+        schema = {
+            name: pl.Datetime("us", "UTC") if kind == "Datetime" else getattr(pl, kind)
+            for name, kind in _TOTALS_TYPES.items()
+        }
+        return pl.DataFrame(
+            [(*row[:cover], None if row[cover] is None else float(row[cover])) for row in rows],
+            schema={name: schema[name] for name in PRODUCT_COLUMNS},
+            orient="row",
+        )
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            if self.path is not None:
+                self._conn = _duckdb_read_only(self.path)
+            else:
+                self._conn = engine_for(self.url).connect()
+        return self._conn
+
+    def _mart(self) -> bool:
+        """Whether the tenant has a stock model yet (no DuckDB file: it has never synced)."""
+        if self._has_mart is None:
+            if self.path is not None and not self.path.exists():
+                self._has_mart = False
+            else:
+                self._has_mart = self._mart_exists()
+        return self._has_mart
 
     def _scope(self, marketplace: str | None) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"tenant": self.tenant}
@@ -254,38 +375,22 @@ class StockReader:
         return int(found[0][0]) == 2
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        connection = self._connection()
         if self.kind == "postgres":
-            return [tuple(r) for r in self._conn.execute(text(sql), params)]
+            return [tuple(r) for r in connection.execute(text(sql), params)]
         used = {k: v for k, v in params.items() if f":{k}" in sql}
         duck_sql = sql
         for name in sorted(used, key=len, reverse=True):
             duck_sql = duck_sql.replace(f":{name}", f"${name}")
-        return [tuple(r) for r in self._conn.execute(duck_sql, used).fetchall()]
+        return [tuple(r) for r in connection.execute(duck_sql, used).fetchall()]
 
 
-def _conditions(where: ProductFilter) -> tuple[list[str], dict[str, Any]]:
-    conditions: list[str] = []
-    params: dict[str, Any] = {}
-    if where.search and where.search.strip():
-        term = where.search.strip()
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["search"] = f"%{escaped}%"
-        match = ["article", "title", "brand"]
-        clause = " or ".join(f"{c} ilike :search escape '\\'" for c in match)
-        if term.isdigit() and len(term) <= 18:
-            params["search_id"] = int(term)
-            clause += " or product_id = :search_id"
-        conditions.append(f"({clause})")
-    if where.min_stock is not None:
-        conditions.append("stock >= :min_stock")
-        params["min_stock"] = where.min_stock
-    if where.max_stock is not None:
-        conditions.append("stock <= :max_stock")
-        params["max_stock"] = where.max_stock
-    if where.low_stock_only:
-        conditions.append("days_of_cover < :low_stock_days")
-        params["low_stock_days"] = where.low_stock_days
-    return conditions, params
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _cover(stock: int, orders: int, days: int) -> float | None:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from warehouse.models import ROLES, Subscription, Tenant, User, utcnow
+from warehouse.models import ROLES, RefreshToken, Subscription, Tenant, User, utcnow
 from warehouse.tenants import SLUG, create_tenant
 
 TRIAL_DAYS = 14
@@ -90,6 +90,24 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 def get_user(session: Session, tenant_id: str, user_id: int) -> User | None:
     return session.scalar(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
+
+
+def signed_in(
+    session: Session, tenant_id: str, user_id: int, family_id: str
+) -> tuple[User, Tenant, bool] | None:
+    """The user and tenant behind an access token, and whether its sign-in was revoked: one query,
+    as every authenticated request asks it."""
+    revoked = (
+        select(RefreshToken.jti)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+    found = session.execute(
+        select(User, Tenant, revoked)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.tenant_id == tenant_id, User.id == user_id)
+    ).first()
+    return (found[0], found[1], bool(found[2])) if found else None
 
 
 def list_users(session: Session, tenant_id: str) -> list[User]:

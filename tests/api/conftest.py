@@ -195,8 +195,9 @@ def seed_stock(settings: Settings, tenant_id: str, rows: list[Row], window_days:
         )  # fmt: skip
         for age, units in ((2, r.stock + 5), (1, r.stock + 2), (0, r.stock)):
             snapshots.append(
-                (tenant_id, r.marketplace, now - timedelta(days=age), r.product_id, r.product_id, "0", article,
-                 r.brand, "Subject", r.title, r.warehouse, r.kind, units, r.to_client, r.from_client)
+                (tenant_id, r.marketplace, now - timedelta(days=age), r.product_id, r.product_id, "0",
+                 article, r.brand, "Subject", r.title, r.warehouse, r.kind, units, r.to_client,
+                 r.from_client)
             )  # fmt: skip
     metric_sql = "insert into mart.stock_metrics values (" + ", ".join(["%s"] * 16) + ")"
     snapshot_sql = "insert into mart.stock_snapshot values (" + ", ".join(["%s"] * 15) + ")"

@@ -122,19 +122,14 @@ def test_metrics_by_route_template_and_business_gauges(
     client.get("/nowhere/at/all")
     record_run(settings, seller.tenant_id, f"metrics-{seller.tenant_id}")
     text = client.get("/metrics").text
-    assert (
-        'stock_tracker_http_requests_total{method="GET",route="/api/v1/products/{product_id}",status="404"} 3.0'
-        in text
-    )
+    route = 'route="/api/v1/products/{product_id}"'
+    assert f'stock_tracker_http_requests_total{{method="GET",{route},status="404"}} 3.0' in text
     assert 'route="unmatched"' in text and "/nowhere" not in text
     assert 'stock_tracker_http_request_duration_seconds_bucket{le="0.005",method="GET"' in text
     tenants = [line for line in text.splitlines() if line.startswith('stock_tracker_tenants{tier="starter"}')]
     assert tenants and float(tenants[0].split()[-1]) >= 1
-    age = [
-        l
-        for l in text.splitlines()
-        if l.startswith('stock_tracker_last_successful_sync_age_seconds{tier="starter"}')
-    ]
+    gauge = 'stock_tracker_last_successful_sync_age_seconds{tier="starter"}'
+    age = [line for line in text.splitlines() if line.startswith(gauge)]
     assert age and float(age[0].split()[-1]) >= 0
     assert "stock_tracker_app_database_up 1.0" in text
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +176,37 @@ def test_no_stock_yet(stock_client: TestClient) -> None:
     assert stock_client.get("/api/v1/products/1", headers=fresh.auth).status_code == 404
     export = stock_client.get("/api/v1/stock/export", headers=fresh.auth)
     assert export.status_code == 404 and export.json()["error"]["code"] == "no_stock_data"
+
+
+def test_while_a_sync_writes_the_list_answers_from_the_last_model(
+    tmp_path: Path, app_db: str, sandbox: SandboxServer
+) -> None:
+    settings = make_settings(tmp_path, app_db, sandbox)  # DuckDB: one writer locks the file
+    with TestClient(create_app(settings)) as client:
+        seller = register(client)
+        seed_stock(settings, seller.tenant_id, WB_ROWS)
+        assert products(client, seller)["total"] == 28
+        path = settings.warehouse_url.removeprefix("duckdb:///").replace("{tenant}", seller.tenant_id)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", HOLD_WRITE_LOCK, path, seller.tenant_id], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert writer.stdout is not None and writer.stdout.readline().strip() == "locked"
+            assert products(client, seller)["total"] == 28  # the model before the sync's write
+            detail = client.get("/api/v1/products/101", headers=seller.auth)
+            assert detail.status_code == 503 and detail.headers["retry-after"] == "2"
+            assert detail.json()["error"]["code"] == "warehouse_busy"
+        finally:
+            writer.kill()
+            writer.wait()
+        assert products(client, seller)["total"] == 29  # the sync's row, once it let go
+
+
+HOLD_WRITE_LOCK = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+conn.execute("insert into mart.stock_metrics select * replace (999 as product_id) from mart.stock_metrics "
+             "where tenant_id = ? limit 1", [sys.argv[2]])
+print("locked", flush=True)
+time.sleep(60)
+"""

@@ -9,6 +9,8 @@ of the API. Stock comes from a seeded mart, keys are checked against the sandbox
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,7 +60,9 @@ class FakeDagster:
 
 # The operations are collected at import, before the session's database exists: the app is made
 # with throwaway settings and the fixture below points it at the test's (deps read app.state).
-app = create_app(Settings(home=Path(tempfile.mkdtemp(prefix="st-schema-"))))
+_home = Path(tempfile.mkdtemp(prefix="st-schema-"))
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
+app = create_app(Settings(home=_home))
 app.dependency_overrides[get_dagster] = FakeDagster
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 
