@@ -32,6 +32,8 @@ create table if not exists mart.stock_snapshot (
     warehouse_name text not null, warehouse_kind text not null,
     available bigint not null, in_way_to_client bigint not null, in_way_from_client bigint not null
 );
+create index if not exists stock_snapshot_by_tenant
+    on mart.stock_snapshot (tenant_id, marketplace, snapshot_at);
 create table if not exists mart.products (
     tenant_id text not null, marketplace text not null, product_id bigint not null,
     article text, brand text, subject text, title text
@@ -241,7 +243,8 @@ class Mart:
                     group by marketplace, product_id, warehouse_name, warehouse_kind
                 ),
                 snapshots as (
-                    select marketplace, max(snapshot_at) as snapshot_at from current_snapshot group by marketplace
+                    select marketplace, max(snapshot_at) as snapshot_at
+                    from current_snapshot group by marketplace
                 ),
                 products as (
                     select p.marketplace, p.product_id, p.article, p.brand, p.subject, p.title, n.snapshot_at
