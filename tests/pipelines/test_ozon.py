@@ -477,6 +477,17 @@ def test_refused_key_fails_with_ozons_reason_and_no_retry_storm(
     assert len(loader.log()) == 1
 
 
+@pytest.mark.parametrize("endpoint", ["/v4/product/info/attributes", "/v1/description-category/tree"])
+def test_key_revoked_mid_sync_on_an_attribute_method_fails_with_ozons_reason(
+    endpoint: str, server: SandboxServer, scenario: Scenario, tmp_path: Path
+) -> None:
+    loader = duck_loader(server, scenario, tmp_path)
+    loader.fault(endpoint, "401", fraction=1.0)
+    with pytest.raises(SyncError, match=f"Ozon {endpoint}: .*Api-key is deactivated"):
+        loader.load()
+    assert sum(1 for e in loader.log() if e["path"] == endpoint) == 1  # refused keys are not retried
+
+
 def pages(items: int, size: int) -> int:
     """Requests a list needs when a short (or flagged) last page ends it: at least one."""
     return max(1, math.ceil(items / size))
