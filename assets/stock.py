@@ -26,6 +26,9 @@ from resources.warehouse import WarehouseResource
 from warehouse.mart import order_window
 
 SNAPSHOT = AssetKey("stock_snapshot")
+# The raw tables a snapshot reads: stock, and the products it names (Ozon: with their attributes
+# and category names).
+SNAPSHOT_SOURCES = ("_stock", "_products", "_product_attributes", "_category_tree")
 CHECKS = [
     AssetCheckSpec(
         "no_negative_stock",
@@ -55,7 +58,7 @@ def _connected(tenant_marketplaces: tuple[str, ...]) -> list[str]:
 @asset(
     key=SNAPSHOT,
     partitions_def=tenant_tier_partitions,
-    deps=[k for keys in RAW_KEYS.values() for k in keys if k.path[-1].endswith(("_stock", "_products"))],
+    deps=[k for keys in RAW_KEYS.values() for k in keys if k.path[-1].endswith(SNAPSHOT_SOURCES)],
     check_specs=CHECKS,
     output_required=False,
     group_name="stock_model",

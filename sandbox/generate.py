@@ -151,7 +151,8 @@ OZON_SELLER_WAREHOUSES: tuple[str, ...] = ("Мой склад Подольск",
 @dataclass(frozen=True)
 class _Category:
     subject: str  # WB "Предмет"
-    ozon_category: str
+    ozon_category: str  # the description category in Ozon's tree
+    ozon_type: str  # the Ozon product type inside it: the Ozon sheet's "Предмет"
     noun: str  # first words of the title
     details: tuple[str, ...]
     sizes: tuple[str, ...]  # a product takes a run of consecutive sizes from here; ("0",) = one size
@@ -180,6 +181,27 @@ _CATALOGUE = """
 """
 
 
+# The Ozon product type of each WB subject (a type in Ozon's tree, under the Ozon category above).
+OZON_TYPES = {
+    "Футболки": "Футболка",
+    "Платья": "Платье",
+    "Джинсы": "Джинсы",
+    "Худи": "Худи",
+    "Кроссовки": "Кроссовки",
+    "Комбинезоны детские": "Комбинезон",
+    "Комплексные пищевые добавки": "Биологически активная добавка",
+    "Кремы": "Крем для лица",
+    "Шампуни": "Шампунь",
+    "Постельное белье": "Комплект постельного белья",
+    "Полотенца": "Полотенце",
+    "Кружки": "Кружка",
+    "Сковороды": "Сковорода",
+    "Носки": "Носки",
+    "Чехлы для телефонов": "Чехол для смартфона",
+    "Рюкзаки": "Рюкзак",
+}
+
+
 def _parse_catalogue(text: str) -> tuple[_Category, ...]:
     categories = []
     for line in text.strip().splitlines():
@@ -189,6 +211,7 @@ def _parse_catalogue(text: str) -> tuple[_Category, ...]:
             _Category(
                 subject,
                 ozon,
+                OZON_TYPES[subject],
                 noun,
                 tuple(details.split(";")),
                 tuple(sizes.split(";")),
@@ -271,6 +294,15 @@ def _small_quantity(rng: random.Random) -> int:
 def _fbs_quantity(rng: random.Random) -> int:
     """Own-warehouse stock is one pile per item, so larger: median ~20, tail of thousands."""
     return min(int(rng.lognormvariate(3.0, 1.2)), 20_000)
+
+
+def _fbs_reserved(sku: int) -> int:
+    """Units of an FBS stock held by orders not yet shipped: about a third of stocks hold 1–3.
+
+    Drawn from the SKU alone, so it shifts none of the seller's other random draws.
+    """
+    own = random.Random(f"fbs-reserved:{sku}")
+    return own.randint(1, 3) if own.random() < 0.35 else 0
 
 
 def _order_warehouse(
@@ -528,7 +560,8 @@ def _ozon_seller(
                 "sku": sku,
                 "name": wb["title"],
                 "brand": wb["brand"],
-                "category": _BY_SUBJECT[wb["subject"]].ozon_category,
+                "category": _BY_SUBJECT[wb["subject"]].ozon_type,
+                "parent_category": _BY_SUBJECT[wb["subject"]].ozon_category,
             }
         )
         price = _price(rng, wb["subject"])
@@ -559,7 +592,7 @@ def _ozon_seller(
                     "sku": sku,
                     "warehouse_id": wid,
                     "available": available,
-                    "reserved": 0,
+                    "reserved": _fbs_reserved(sku),
                     "in_way_to_client": 0,
                     "in_way_from_client": 0,
                 }

@@ -86,7 +86,9 @@ class OzonProduct(TypedDict):
     sku: int
     name: str
     brand: str
-    category: str
+    category: str  # Ozon's product type (`type_name`), the seller's «Предмет»
+    # The description category holding that type in Ozon's tree; defaults to the type's own name.
+    parent_category: NotRequired[str]
     barcode: NotRequired[str]
 
 
@@ -101,7 +103,7 @@ class OzonWarehouse(TypedDict):
 class OzonStock(TypedDict):
     sku: int
     warehouse_id: int
-    available: int
+    available: int  # units available to sell (DESIGN §6); Ozon's `present` = available + reserved
     reserved: NotRequired[int]
     in_way_to_client: NotRequired[int]
     in_way_from_client: NotRequired[int]

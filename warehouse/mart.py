@@ -53,6 +53,15 @@ create table if not exists mart.stock_metrics (
 );
 """
 
+# An Ozon product as the seller names it: brand from its attributes, «Предмет» = the type's name in
+# Ozon's category tree (ids from the attributes, else from /v3/product/info/list).
+_OZON_PRODUCTS = """
+    select p.tenant_id, p.sku, p.offer_id, p.name, a.brand, c.type_name as subject
+    from {raw}.ozon_products p
+    left join {raw}.ozon_product_attributes a on a.sku = p.sku
+    left join {raw}.ozon_category_tree c
+        on c.description_category_id = coalesce(a.description_category_id, p.category_id)
+        and c.type_id = coalesce(a.type_id, p.type_id)"""
 # Raw tables as each source loads them, mapped to the model's columns.
 _SNAPSHOT_FROM_RAW = {
     "wildberries": """
@@ -63,10 +72,12 @@ _SNAPSHOT_FROM_RAW = {
         where s.snapshot_at = (select max(snapshot_at) from {raw}.wb_stock)""",
     "ozon": """
         select s.tenant_id, 'ozon', s.snapshot_at, s.sku, s.sku, '',
-               p.offer_id, p.brand, p.category, p.name, s.warehouse_name, s.warehouse_kind,
+               p.offer_id, p.brand, p.subject, p.name, s.warehouse_name, s.warehouse_kind,
                s.quantity, coalesce(s.in_way_to_client, 0), coalesce(s.in_way_from_client, 0)
-        from {raw}.ozon_stock s left join {raw}.ozon_products p on p.sku = s.sku
-        where s.snapshot_at = (select max(snapshot_at) from {raw}.ozon_stock)""",
+        from {raw}.ozon_stock s left join ({ozon_products}) p on p.sku = s.sku
+        where s.snapshot_at = (select max(snapshot_at) from {raw}.ozon_stock)""".replace(
+        "{ozon_products}", _OZON_PRODUCTS
+    ),
 }
 # One row per product (WB: per nmID over its sizes), whether or not it has stock anywhere.
 _PRODUCTS_FROM_RAW = {
@@ -74,8 +85,8 @@ _PRODUCTS_FROM_RAW = {
         select max(tenant_id), 'wildberries', nm_id, max(vendor_code), max(brand), max(subject), max(title)
         from {raw}.wb_products group by nm_id""",
     "ozon": """
-        select max(tenant_id), 'ozon', sku, max(offer_id), max(brand), max(category), max(name)
-        from {raw}.ozon_products group by sku""",
+        select max(tenant_id), 'ozon', sku, max(offer_id), max(brand), max(subject), max(name)
+        from ({ozon_products}) p group by sku""".replace("{ozon_products}", _OZON_PRODUCTS),
 }
 RAW_PRODUCTS_TABLE = {"wildberries": "wb_products", "ozon": "ozon_products"}
 _ORDERS_FROM_RAW = {

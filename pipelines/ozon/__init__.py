@@ -1,4 +1,5 @@
-"""Ozon as a dlt source: products, stock by scheme and by warehouse (FBO + FBS), turnover, orders.
+"""Ozon as a dlt source: products with their brand and category, stock by scheme and by warehouse
+(FBO + FBS), turnover, orders.
 
 Tenant credentials are explicit arguments, never dlt secrets. Every row carries the tenant and
 the marketplace; snapshot tables carry the snapshot time in their key, so history accumulates
@@ -22,7 +23,7 @@ MARKETPLACE = "ozon"
 _TEXT, _INT, _FLOAT, _TIME = pa.string(), pa.int64(), pa.float64(), pa.timestamp("us", tz="UTC")
 _OWNER = [("tenant_id", _TEXT), ("marketplace", _TEXT)]
 # Explicit schemas: an empty answer still loads a typed (empty) table, and columns a method does
-# not report (brand, FBO reservations, …) exist as NULL; keys are NOT NULL as in dlt.
+# not report (FBO reservations, …) exist as NULL; keys are NOT NULL as in dlt.
 PRODUCTS = pa.schema(
     [
         *_OWNER,
@@ -30,12 +31,33 @@ PRODUCTS = pa.schema(
         ("product_id", _INT),
         ("offer_id", _TEXT),
         ("name", _TEXT),
-        ("brand", _TEXT),
-        ("category", _TEXT),
         ("category_id", _INT),
         ("type_id", _INT),
         ("barcodes", _TEXT),
         ("archived", pa.bool_()),
+    ]
+)
+PRODUCT_ATTRIBUTES = pa.schema(
+    [
+        *_OWNER,
+        pa.field("sku", _INT, nullable=False),
+        ("product_id", _INT),
+        ("offer_id", _TEXT),
+        ("brand", _TEXT),
+        ("brand_id", _INT),
+        ("description_category_id", _INT),
+        ("type_id", _INT),
+    ]
+)
+CATEGORY_TREE = pa.schema(
+    [
+        *_OWNER,
+        pa.field("description_category_id", _INT, nullable=False),
+        pa.field("type_id", _INT, nullable=False),
+        ("category_name", _TEXT),
+        ("type_name", _TEXT),  # the seller's «Предмет»
+        ("category_path", _TEXT),
+        ("disabled", pa.bool_()),
     ]
 )
 STOCK = pa.schema(
@@ -125,6 +147,20 @@ def ozon_source(
     def products() -> Iterator[pa.Table]:
         yield pa.Table.from_pylist([{**common, **p} for p in client.products()], schema=PRODUCTS)
 
+    @dlt.resource(name="ozon_product_attributes", primary_key="sku", write_disposition="merge")
+    def product_attributes() -> Iterator[pa.Table]:
+        rows = [{**common, **row} for row in client.attributes()]
+        yield pa.Table.from_pylist(rows, schema=PRODUCT_ATTRIBUTES)
+
+    @dlt.resource(
+        name="ozon_category_tree",
+        primary_key=("description_category_id", "type_id"),
+        write_disposition="merge",
+    )
+    def category_tree() -> Iterator[pa.Table]:
+        rows = [{**common, **row} for row in client.category_tree()]
+        yield pa.Table.from_pylist(rows, schema=CATEGORY_TREE)
+
     @dlt.resource(
         name="ozon_stock",
         primary_key=("snapshot_at", "sku", "warehouse_kind", "warehouse_name"),
@@ -159,4 +195,4 @@ def ozon_source(
         lines = client.orders(snapshot_at - timedelta(days=orders_days), snapshot_at)
         yield pa.Table.from_pylist([{**common, **line} for line in lines], schema=ORDERS)
 
-    return products, stock, stock_by_scheme, turnover, orders
+    return products, product_attributes, category_tree, stock, stock_by_scheme, turnover, orders

@@ -56,6 +56,7 @@ class OzonClient:
             policy or HttpPolicy(),
         )
         self._products: list[dict[str, Any]] | None = None
+        self._attributes: list[dict[str, Any]] | None = None
 
     # --- calls -----------------------------------------------------------------------------------
 
@@ -123,10 +124,7 @@ class OzonClient:
                         "product_id": item["product_id"],
                         "offer_id": item["offer_id"],
                         "name": info.get("name", ""),
-                        # Brand is a product attribute (/v4/product/info/attributes) and the category
-                        # name lives in /v1/description-category/tree: neither is read yet.
-                        "brand": None,
-                        "category": None,
+                        # Brand and category names are not here: see attributes() and category_tree().
                         "category_id": info.get("description_category_id"),
                         "type_id": info.get("type_id"),
                         "barcodes": ",".join(info.get("barcodes") or []),
@@ -150,6 +148,46 @@ class OzonClient:
             if len(items) < S.PAGE or not result.get("last_id") or (total is not None and seen >= total):
                 return
             last_id = result["last_id"]
+
+    # --- brand and category ------------------------------------------------------------------------
+
+    def attributes(self) -> list[dict[str, Any]]:
+        """Brand (attribute 85) and category ids per product, /v4/product/info/attributes paged by
+        `last_id`; fetched once per sync."""
+        if self._attributes is None:
+            rows: dict[int, dict[str, Any]] = {}
+            last_id, seen = "", 0
+            while True:
+                body = {
+                    "filter": {"visibility": "ALL"},
+                    "last_id": last_id,
+                    "limit": S.ATTRIBUTES_PAGE,
+                    "sort_dir": "ASC",
+                }
+                answer = self._post(S.PRODUCT_ATTRIBUTES, body)
+                items = _dig(answer, S.PRODUCT_ATTRIBUTES, "result")
+                for item in items:
+                    row = _attributes_row(item)
+                    if row is not None:  # a product not yet on Ozon has no SKU: nothing to show
+                        rows[row["sku"]] = row
+                seen += len(items)
+                # `total` is a string(int64) in the spec, a number in its example: take both.
+                total = answer.get("total")
+                done = total is not None and str(total).isdigit() and seen >= int(total)
+                if len(items) < S.ATTRIBUTES_PAGE or not answer.get("last_id") or done:
+                    break
+                last_id = answer["last_id"]
+            self._attributes = list(rows.values())
+        return self._attributes
+
+    def category_tree(self) -> list[dict[str, Any]]:
+        """The types of the seller's products with their category names, from Ozon's whole tree
+        (/v1/description-category/tree: one call, no paging). Types nobody sells are left out."""
+        used = {(a["description_category_id"], a["type_id"]) for a in self.attributes()}
+        used |= {(p["category_id"], p["type_id"]) for p in self.products()}
+        answer = self._post(S.CATEGORY_TREE, {"language": S.CATEGORY_LANGUAGE})
+        rows = [row for row in _tree_types(_dig(answer, S.CATEGORY_TREE, "result")) if row[:2] in used]
+        return [dict(zip(_TREE_COLUMNS, row, strict=True)) for row in rows]
 
     def _by_sku(self) -> dict[int, dict[str, Any]]:
         return {p["sku"]: p for p in self.products()}
@@ -406,9 +444,68 @@ def _dig(answer: Any, path: str, key: str) -> Any:
     return answer[key]
 
 
+def _attributes_row(item: dict[str, Any]) -> dict[str, Any] | None:
+    sku = int(item.get("sku") or 0)  # a string(int64) in the spec
+    if not sku:
+        return None
+    brand: dict[str, Any] = {}
+    for attribute in item.get("attributes") or []:
+        if attribute.get("id") == S.BRAND_ATTRIBUTE and attribute.get("values"):
+            brand = attribute["values"][0]
+            break
+    return {
+        "sku": sku,
+        "product_id": item.get("id"),
+        "offer_id": item.get("offer_id", ""),
+        "brand": brand.get("value") or None,
+        "brand_id": brand.get("dictionary_value_id") or None,
+        "description_category_id": item.get("description_category_id"),
+        "type_id": item.get("type_id"),
+    }
+
+
+_TREE_COLUMNS = (
+    "description_category_id",
+    "type_id",
+    "category_name",
+    "type_name",
+    "category_path",
+    "disabled",
+)
+
+
+def _tree_types(nodes: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    """Every type leaf with the category right above it, as `_TREE_COLUMNS`.
+
+    Categories nest to any depth; a product's `description_category_id` is the one directly holding
+    its type, so the path above is kept only as text.
+    """
+    stack: list[tuple[dict[str, Any], tuple[str, ...], int | None, bool]] = [
+        (node, (), None, False) for node in reversed(nodes)
+    ]
+    while stack:
+        node, path, category_id, disabled = stack.pop()
+        disabled = disabled or bool(node.get("disabled"))
+        if node.get("type_id"):
+            if category_id is not None:
+                yield (
+                    category_id,
+                    int(node["type_id"]),
+                    path[-1],
+                    node.get("type_name", ""),
+                    " / ".join(path),
+                    disabled,
+                )
+            continue
+        here = (*path, node.get("category_name", ""))
+        child_id = (
+            int(node["description_category_id"]) if node.get("description_category_id") else category_id
+        )
+        stack += [(child, here, child_id, disabled) for child in reversed(node.get("children") or [])]
+
+
 def _fbs_row(stock: dict[str, Any], warehouse_id: Any, warehouse_name: str) -> dict[str, Any]:
     present, reserved = stock.get("present", 0), stock.get("reserved", 0)
-    free = stock.get("free_stock")
     return {
         "sku": int(stock["sku"]),
         "product_id": stock.get("product_id"),
@@ -417,8 +514,9 @@ def _fbs_row(stock: dict[str, Any], warehouse_id: Any, warehouse_name: str) -> d
         "warehouse_name": warehouse_name,
         "warehouse_kind": "FBS",
         "cluster": None,
-        # Available to sell = on the shelf minus what buyers already hold (Ozon's free_stock).
-        "quantity": free if free is not None else max(0, present - reserved),
+        # Stock means units available to sell (DESIGN §6): Ozon's `present` counts what is on the
+        # shelf, the units buyers already hold (`reserved`) included.
+        "quantity": max(0, present - reserved),
         "reserved": reserved,
         "in_way_to_client": 0,
         "in_way_from_client": 0,

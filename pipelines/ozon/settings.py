@@ -6,6 +6,8 @@ from pipelines.http_policy import MethodGroup
 
 PRODUCT_LIST = "/v3/product/list"
 PRODUCT_INFO = "/v3/product/info/list"
+PRODUCT_ATTRIBUTES = "/v4/product/info/attributes"
+CATEGORY_TREE = "/v1/description-category/tree"
 STOCKS_BY_SCHEME = "/v4/product/info/stocks"
 ANALYTICS_STOCKS = "/v1/analytics/stocks"
 STOCK_ON_WAREHOUSES = "/v2/analytics/stock_on_warehouses"  # legacy; "will be switched off"
@@ -19,11 +21,16 @@ FBS_POSTINGS = "/v3/posting/fbs/list"
 PAGE = 1000  # the documented maximum `limit` of the list methods
 WAREHOUSE_PAGE = 100  # /v2/warehouse/list: the maximum is undocumented; sellers have a handful
 INFO_BATCH = 1000  # ids per /v3/product/info/list call
+ATTRIBUTES_PAGE = 1000  # /v4/product/info/attributes: `limit` is 1..1000 (spec)
 ANALYTICS_BATCH = 100  # SKUs per /v1/analytics/stocks call (documented maximum)
 TURNOVER_BATCH = 1000  # SKUs per /v1/analytics/turnover/stocks call (its `limit` maximum)
 FBS_SKU_BATCH = 500  # SKUs per stocks-by-warehouse/fbs call (undocumented maximum; SDKs send 500)
 FBO_POSTINGS_MAX_OFFSET = 20_000  # /v2/posting/fbo/list refuses larger offsets
 POSTINGS_MAX_DAYS = 365  # posting lists refuse a longer period (PERIOD_IS_TOO_LONG)
+
+BRAND_ATTRIBUTE = 85  # «Бренд» among a product's attributes (spec example of /v4/product/info/attributes)
+# Category names as the seller's cabinet shows them: DEFAULT is Russian.
+CATEGORY_LANGUAGE = "DEFAULT"
 
 # Ozon answers an unknown key with 404 code 5 (not 401); this text tells it from a missing method.
 INVALID_KEY_MARKER = "api-key"

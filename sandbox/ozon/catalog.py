@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.http import json_response
-from sandbox.ozon import fields
+from sandbox.ozon import categories, fields
 from sandbox.ozon.errors import BadRequest
 from sandbox.ozon.gateway import Body, endpoint
 from sandbox.ozon.model import OzonAccount, iso, stable_int
@@ -50,14 +50,17 @@ NEVER = frozenset(
 VISIBILITIES = ON_SALE | NEVER | {"EMPTY_STOCK", "VISIBLE_WITH_FBO_STOCK"}
 
 
-def select_products(account: OzonAccount, filters: dict[str, Any]) -> list[OzonProduct]:
-    """The products a `filter{offer_id, product_id, visibility}` names, by product_id.
+def select_products(
+    account: OzonAccount, filters: dict[str, Any], *, sku_key: str = "skus"
+) -> list[OzonProduct]:
+    """The products a `filter{offer_id, product_id, <sku_key>, visibility}` names, by product_id.
 
     Id filters pick products whatever their visibility (Ozon's rule), visibility applies otherwise.
+    The SKU filter is `skus` in /v3/product/list (added in 2026), `sku` in /v4/product/info/attributes.
     """
     offer_ids = set(fields.str_list(filters, "offer_id"))
     product_ids = set(fields.id_list(filters, "product_id"))
-    skus = set(fields.id_list(filters, "skus"))  # added in 2026
+    skus = set(fields.id_list(filters, sku_key))
     visibility = fields.choice(filters, "visibility", VISIBILITIES, "ALL")
     products = account.products
     if offer_ids or product_ids or skus:
@@ -124,15 +127,14 @@ def product_info(account: OzonAccount, product: OzonProduct) -> dict[str, Any]:
             present, reserved, _ = account.scheme_stock(sku, scheme)
             stocks.append({"present": present, "reserved": reserved, "sku": sku, "source": scheme})
     has_stock = any(s["present"] > 0 for s in stocks)
-    category = product["category"]
     return {
         "id": product["product_id"],
         "offer_id": product["offer_id"],
         "sku": sku,
         "name": product["name"],
         "barcodes": [product["barcode"]] if product.get("barcode") else [],
-        "description_category_id": 17_000_000 + stable_int(category, 1_000_000),
-        "type_id": 90_000 + stable_int(f"type:{category}", 10_000),
+        "description_category_id": categories.description_category_id(product),
+        "type_id": categories.type_id(product),
         "currency_code": "RUB",
         "price": _price(price),
         "old_price": _price(round(price * 1.25)),

@@ -1,8 +1,8 @@
 """The seller's own (FBS) warehouses and their stock (§4.6, §4.9) — 2026 methods absent from the
 2025 spec copy, built from the doc's field tables.
 
-`present` = the scenario's `available` (as in /v4), `free_stock` = present − reserved: Ozon's
-"free to sell" is what is on the shelf minus what buyers already hold.
+`present` = the scenario's `available` + `reserved` (as in /v4), `free_stock` = present − reserved =
+`available`: Ozon's "free to sell" is what is on the shelf minus what buyers already hold.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def _stock_row(account: OzonAccount, cell: StockCell) -> dict[str, Any]:
         "offer_id": product["offer_id"],
         "product_id": product["product_id"],
         "warehouse_id": cell.warehouse_id,
-        "present": cell.available,
+        "present": cell.present,
         "reserved": cell.reserved,
-        "free_stock": max(0, cell.available - cell.reserved),
+        "free_stock": cell.available,
     }
 
 

@@ -30,7 +30,11 @@ def iso(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class StockCell:
-    """One SKU at one warehouse (scenario rows for the same pair are summed)."""
+    """One SKU at one warehouse (scenario rows for the same pair are summed).
+
+    `available` is what buyers can still order (DESIGN §6); `present` is what is on the shelf,
+    reservations included: Ozon's "present" = available to sell + reserved by buyers.
+    """
 
     sku: int
     warehouse_id: int
@@ -38,6 +42,10 @@ class StockCell:
     reserved: int
     to_client: int
     from_client: int
+
+    @property
+    def present(self) -> int:
+        return self.available + self.reserved
 
 
 @dataclass(frozen=True)
@@ -115,10 +123,14 @@ class OzonAccount:
         """(present, reserved, warehouse ids) of one SKU under one scheme, as /v4 reports it."""
         cells = self.cells_of(scheme, sku)
         return (
-            sum(c.available for c in cells),
+            sum(c.present for c in cells),
             sum(c.reserved for c in cells),
-            [c.warehouse_id for c in cells if c.available or c.reserved],
+            [c.warehouse_id for c in cells if c.present],
         )
+
+    def available(self, sku: int, scheme: Scheme) -> int:
+        """Units of one SKU available to sell under one scheme."""
+        return sum(c.available for c in self.cells_of(scheme, sku))
 
     # --- sales ----------------------------------------------------------------------------------
 

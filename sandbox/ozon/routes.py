@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sandbox.ozon import catalog, fbs, postings, stocks
+from sandbox.ozon import attributes, catalog, categories, fbs, postings, stocks
 from sandbox.ozon.errors import OzonErrors
 
 PREFIX = "/ozon"
 ROUTES = {
     "/v3/product/list": catalog.product_list,
     "/v3/product/info/list": catalog.product_info_list,
+    "/v4/product/info/attributes": attributes.attributes,
+    "/v1/description-category/tree": categories.tree,
     "/v4/product/info/stocks": stocks.product_stocks,
     "/v1/analytics/stocks": stocks.analytics_stocks,
     "/v2/analytics/stock_on_warehouses": stocks.stock_on_warehouses,

@@ -1,9 +1,11 @@
 """Stock by scheme and FBO stock by warehouse (§4.1, §4.2, §4.4, §4.5).
 
-Quantities map from the scenario the same way everywhere, so the methods agree with each other:
-`present` / `free_to_sell_amount` / `available_stock_count` = `available`, `reserved` /
-`reserved_amount` = `reserved`, `transit_stock_count` / `promised_amount` = `in_way_to_client`,
-`return_from_customer_stock_count` = `in_way_from_client`. The scenario has no supply requests:
+Quantities map from the scenario the same way everywhere, so the methods agree with each other
+(DESIGN §6: the scenario's `available` is the units available to sell): `free_to_sell_amount` /
+`available_stock_count` / `valid_stock_count` = `available`, `reserved` / `reserved_amount` =
+`reserved`, `present` (on the shelf, reservations included) = `available` + `reserved`,
+`transit_stock_count` / `promised_amount` = `in_way_to_client`, `return_from_customer_stock_count`
+= `in_way_from_client`. The scenario has no supply requests:
 `requested_stock_count` is 0, and `promised_amount` ("confirmed future supplies") reports the
 same in-transit figure as `transit_stock_count`.
 """
@@ -189,7 +191,7 @@ async def turnover(request: web.Request, account: OzonAccount, body: Body) -> we
     items = []
     for product in products[offset : offset + limit]:
         sku = product["sku"]
-        stock = account.scheme_stock(sku, "fbo")[0]
+        stock = account.available(sku, "fbo")
         daily = account.fbo_units(sku, TURNOVER_ADS_DAYS, now) / TURNOVER_ADS_DAYS
         # Turnover is average stock over sales speed; the scenario keeps no stock history, so the
         # current stock stands in for the average and turnover equals days of cover.

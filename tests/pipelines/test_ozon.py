@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 import requests
 
@@ -25,6 +26,8 @@ from pipelines.wildberries.helpers import WbUrls
 from sandbox.generate import generate_scenario
 from sandbox.scenario import Scenario, parse_scenario
 from sandbox.server import SandboxServer
+from warehouse.mart import Mart, order_window
+from warehouse.sheet_layout import FBS_SUFFIX, INFO_COLUMNS, TOTAL_COLUMNS, SheetGrid, build_grid
 
 SCALE = 1000.0
 TENANT = "acme-shop"
@@ -32,6 +35,8 @@ TRANSIENT = ("429", "500", "502", "503", "timeout", "reset", "truncated", "malfo
 MAIN_ENDPOINTS = [
     "/v3/product/list",
     "/v3/product/info/list",
+    "/v4/product/info/attributes",
+    "/v1/description-category/tree",
     "/v4/product/info/stocks",
     "/v1/analytics/stocks",
     "/v2/warehouse/list",
@@ -99,6 +104,8 @@ class Loader:
         one = lambda sql: self.query(sql)[0][0]  # noqa: E731
         return {
             "products": one("select count(*) from ozon_products"),
+            "attributes": one("select count(*) from ozon_product_attributes"),
+            "types": one("select count(*) from ozon_category_tree"),
             "stock": one("select count(*) from ozon_stock"),
             "by_scheme": one("select count(*) from ozon_stock_by_scheme"),
             "turnover": one("select count(*) from ozon_turnover"),
@@ -146,12 +153,10 @@ def kinds(seller: dict[str, Any]) -> dict[int, tuple[str, str]]:
 
 
 def expected_stock(seller: dict[str, Any]) -> Counter[tuple[str, str]]:
-    """Units available to sell per (kind, warehouse)."""
+    """Units available to sell per (kind, warehouse): the scenario's `available` (DESIGN §6)."""
     totals: Counter[tuple[str, str]] = Counter()
     for stock in seller["stocks"]:
-        kind, name = kinds(seller)[stock["warehouse_id"]]
-        free = stock["available"] - (stock.get("reserved", 0) if kind == "FBS" else 0)
-        totals[(kind, name)] += free
+        totals[kinds(seller)[stock["warehouse_id"]]] += stock["available"]
     return +totals
 
 
@@ -173,10 +178,10 @@ def assert_equals_scenario(loader: Loader, seller: dict[str, Any]) -> None:
         + " and warehouse_kind = 'FBO'"
     )[0][0]
     assert to_client == sum(s.get("in_way_to_client", 0) for s in seller["stocks"])
-    # The scheme totals of /v4 agree with the per-warehouse rows (FBS reservations are 0 here).
+    # The scheme totals of /v4 (on the shelf − reserved) agree with the per-warehouse rows.
     schemes = dict(
         loader.query(
-            "select upper(scheme), sum(present) from ozon_stock_by_scheme where "
+            "select upper(scheme), sum(present - reserved) from ozon_stock_by_scheme where "
             + latest.format(t="ozon_stock_by_scheme")
             + " group by 1"
         )
@@ -185,13 +190,33 @@ def assert_equals_scenario(loader: Loader, seller: dict[str, Any]) -> None:
     for (kind, _), units in expected_stock(seller).items():
         per_kind[kind] += units
     assert {k: int(v) for k, v in schemes.items() if v} == dict(per_kind)
+    brands = dict(loader.query("select sku, brand from ozon_product_attributes"))
+    assert brands == {p["sku"]: p["brand"] for p in seller["products"]}
+    types = loader.query(
+        "select a.sku, t.category_name, t.type_name from ozon_product_attributes a join ozon_category_tree t "
+        "using (description_category_id, type_id)"
+    )
+    assert sorted(types) == sorted(
+        (p["sku"], p["parent_category"], p["category"]) for p in seller["products"]
+    )
     turnover = loader.query("select count(*) from ozon_turnover where " + latest.format(t="ozon_turnover"))
     assert turnover[0][0] == len(seller["products"])
     orders = Counter((kinds(seller)[o["warehouse_id"]][0], o["cancelled"]) for o in seller["orders"])
     loaded = loader.query("select warehouse_kind, cancelled, count(*) from ozon_orders group by 1, 2")
     assert Counter({(k, bool(c)): n for k, c, n in loaded}) == orders
-    for table in ("ozon_products", "ozon_stock", "ozon_stock_by_scheme", "ozon_turnover", "ozon_orders"):
+    for table in TABLES:
         assert loader.query(f"select distinct tenant_id, marketplace from {table}") == [(TENANT, "ozon")]
+
+
+TABLES = (
+    "ozon_products",
+    "ozon_product_attributes",
+    "ozon_category_tree",
+    "ozon_stock",
+    "ozon_stock_by_scheme",
+    "ozon_turnover",
+    "ozon_orders",
+)
 
 
 def test_full_load_equals_scenario_and_reload_changes_no_counts(loader: Loader, scenario: Scenario) -> None:
@@ -207,10 +232,74 @@ def test_full_load_equals_scenario_and_reload_changes_no_counts(loader: Loader, 
 
     loader.load(at + timedelta(minutes=10))  # a new snapshot: history grows, facts do not
     later = loader.counts()
-    assert later["products"] == first["products"] and later["orders"] == first["orders"]
+    for facts in ("products", "attributes", "types", "orders"):
+        assert later[facts] == first[facts], facts
     assert later["snapshots"] == 2 and later["stock"] == 2 * first["stock"]
     assert later["by_scheme"] == 2 * first["by_scheme"] and later["turnover"] == 2 * first["turnover"]
     assert_equals_scenario(loader, seller)
+
+
+def ozon_sheet(loader: Loader) -> SheetGrid:
+    """The Ozon worksheet from what the loader loaded: stock model, then the sheet layout."""
+    mart = Mart(loader.warehouse_url, TENANT)
+    try:
+        mart.ensure_schema()
+        assert mart.append_snapshot(["ozon"]) is not None
+        mart.rebuild_orders_window(["ozon"], *order_window(7, "Europe/Moscow", datetime.now(UTC)))
+        mart.rebuild_metrics(7)
+        return build_grid(pl.DataFrame(mart.current_stock()), marketplace="ozon")
+    finally:
+        mart.close()
+
+
+def test_brand_subject_and_stock_available_to_sell_reach_the_sheet(
+    loader: Loader, scenario: Scenario
+) -> None:
+    """Бренд and Предмет from the attributes and the category tree; every FBO and FBS group shows
+    units available to sell, the scenario's `available`, while Ozon also reports reserved units."""
+    seller = seller_of(scenario)
+    warehouse_kind = {w["id"]: w["kind"] for w in seller["warehouses"]}
+    reserved = Counter(warehouse_kind[s["warehouse_id"]] for s in seller["stocks"] if s.get("reserved"))
+    assert reserved["marketplace"] > 0 and reserved["seller"] > 0  # else `reserved` could be ignored unseen
+    loader.load()
+    grid = ozon_sheet(loader)
+
+    products = {p["sku"]: p for p in seller["products"]}
+    assert grid.rows
+    for brand, subject, article, sku, *_ in grid.rows:
+        product = products[sku]
+        assert (brand, subject, article) == (product["brand"], product["category"], product["offer_id"])
+
+    label = {w["id"]: w["name"] + (FBS_SUFFIX if w["kind"] == "seller" else "") for w in seller["warehouses"]}
+    expected: Counter[tuple[str, int]] = Counter()
+    for stock in seller["stocks"]:
+        expected[(label[stock["warehouse_id"]], stock["sku"])] += stock["available"]
+    first_group = INFO_COLUMNS + TOTAL_COLUMNS
+    shown = Counter(
+        {
+            (group, row[3]): row[first_group + 3 * g]
+            for row in grid.rows
+            for g, group in enumerate(grid.groups)
+            if row[first_group + 3 * g]
+        }
+    )
+    assert shown == +expected
+    assert any(group.endswith(FBS_SUFFIX) for group in grid.groups)
+
+
+@pytest.mark.parametrize("page", [50, 40, 119])
+def test_attributes_page_across_page_boundaries(
+    page: int, server: SandboxServer, scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """120 products in pages of 50 (short last page), 40 (full last page: `total` ends it) and 119."""
+    monkeypatch.setattr(S, "ATTRIBUTES_PAGE", page)
+    seller = seller_of(scenario)
+    loader = duck_loader(server, scenario, tmp_path)
+    loader.load()
+    brands = dict(loader.query("select sku, brand from ozon_product_attributes"))
+    assert brands == {p["sku"]: p["brand"] for p in seller["products"]}
+    calls = Counter(e["path"] for e in loader.log())
+    assert calls["/v4/product/info/attributes"] == math.ceil(len(seller["products"]) / page)
 
 
 def test_wb_and_ozon_share_the_tenant_dataset(
@@ -294,7 +383,7 @@ def test_every_list_pages_to_the_end(
     and the FBO posting list restarts its window where Ozon's offset cap would stop it."""
     if path == "fallback":
         request.getfixturevalue("switched_off")
-    small = {"PAGE": 40, "INFO_BATCH": 50, "ANALYTICS_BATCH": 30, "TURNOVER_BATCH": 50}
+    small = {"PAGE": 40, "INFO_BATCH": 50, "ANALYTICS_BATCH": 30, "TURNOVER_BATCH": 50, "ATTRIBUTES_PAGE": 40}
     small |= {"FBS_SKU_BATCH": 50, "WAREHOUSE_PAGE": 1, "FBO_POSTINGS_MAX_OFFSET": 40}
     for name, value in small.items():
         monkeypatch.setattr(S, name, value)
@@ -388,6 +477,17 @@ def test_refused_key_fails_with_ozons_reason_and_no_retry_storm(
     assert len(loader.log()) == 1
 
 
+@pytest.mark.parametrize("endpoint", ["/v4/product/info/attributes", "/v1/description-category/tree"])
+def test_key_revoked_mid_sync_on_an_attribute_method_fails_with_ozons_reason(
+    endpoint: str, server: SandboxServer, scenario: Scenario, tmp_path: Path
+) -> None:
+    loader = duck_loader(server, scenario, tmp_path)
+    loader.fault(endpoint, "401", fraction=1.0)
+    with pytest.raises(SyncError, match=f"Ozon {endpoint}: .*Api-key is deactivated"):
+        loader.load()
+    assert sum(1 for e in loader.log() if e["path"] == endpoint) == 1  # refused keys are not retried
+
+
 def pages(items: int, size: int) -> int:
     """Requests a list needs when a short (or flagged) last page ends it: at least one."""
     return max(1, math.ceil(items / size))
@@ -412,6 +512,8 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
     assert Counter(e["path"] for e in log) == {
         "/v3/product/list": 1 + pages(skus, 1000),  # the key check, then the list
         "/v3/product/info/list": pages(skus, 1000),
+        "/v4/product/info/attributes": pages(skus, 1000),  # a full last page ends by `total`
+        "/v1/description-category/tree": 1,
         "/v4/product/info/stocks": pages(skus, 1000),
         "/v1/analytics/stocks": pages(skus, 100),
         "/v1/analytics/turnover/stocks": pages(skus, 1000),

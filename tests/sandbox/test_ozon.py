@@ -73,8 +73,10 @@ SHOP = {
             "offer_id": f"A-{i}",
             "sku": 1_000_000 + i,
             "name": f"Товар {i}",
-            "brand": "Бренд",
-            "category": "Кружки",
+            # Product 6 is sold without a brand; product 7's type has no parent category given.
+            "brand": {6: "", 7: "Второй бренд"}.get(i, "Бренд"),
+            "category": {7: "Чайник"}.get(i, "Кружка" if i % 2 else "Тарелка"),
+            **({} if i == 7 else {"parent_category": "Посуда"}),
         }
         for i in range(1, 8)
     ],
@@ -158,6 +160,11 @@ def ozon_spec() -> OpenAPI:
     item = raw["components"]["schemas"]["productv3GetProductListResponseItem"]["properties"]
     quant = {"$ref": "#/components/schemas/productv3GetProductListResponseItemQuant"}
     item["quants"] = {"type": "array", "items": quant}
+    # The copy types two arrays of the attributes answer as "array of strings", which is no JSON
+    # Schema type; the descriptions and the example say arrays of strings (barcodes, image links).
+    attributes = raw["components"]["schemas"]["productv4GetProductAttributesV4ResponseResult"]["properties"]
+    for name in ("barcodes", "images"):
+        attributes[name] = {"type": "array", "items": {"type": "string"}}
     # The copy is not a valid document (e.g. `info.version` is a number): skip the document check.
     return OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None))
 
@@ -412,11 +419,142 @@ def test_product_info_list_by_any_identifier(ozon: Ozon) -> None:
     assert set(items) == {"A-1", "A-2", "A-4"}
     first = items["A-1"]
     assert first["id"] == 101 and first["sku"] == 1_000_001 and first["name"] == "Товар 1"
+    # present = available to sell + reserved (18 + 2 at Ozon, 20 + 2 at the seller's).
     stocks = {s["source"]: (s["present"], s["reserved"]) for s in first["stocks"]["stocks"]}
-    assert stocks == {"fbo": (18, 2), "fbs": (20, 2)} and first["stocks"]["has_stock"]
+    assert stocks == {"fbo": (20, 2), "fbs": (22, 2)} and first["stocks"]["has_stock"]
     assert float(first["price"]) == 500.0  # the latest order's price
     too_many = ozon.post("/v3/product/info/list", {"sku": list(range(1, 1002))})
     assert too_many.status_code == 400 and too_many.json()["code"] == 3
+
+
+# --- attributes and categories ---------------------------------------------------------------------
+
+
+def attribute_pages(ozon: Ozon, body: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """Walk `/v4/product/info/attributes` by `last_id` until the empty page; the pages with items."""
+    pages: list[list[dict[str, Any]]] = []
+    last_id = ""
+    while True:
+        answer = ozon.post("/v4/product/info/attributes", {**body, "last_id": last_id})
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        if not page["result"]:
+            assert page["last_id"] == ""
+            return pages
+        assert len(page["result"]) <= body["limit"] and len(pages) < 100
+        pages.append(page["result"])
+        last_id = page["last_id"]
+
+
+def brand_of(item: dict[str, Any]) -> str:
+    (brand,) = [a for a in item["attributes"] if a["id"] == 85]
+    assert brand["complex_id"] == 0 and brand["values"][0]["dictionary_value_id"] > 0
+    return brand["values"][0]["value"]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 1000])
+def test_attributes_page_by_last_id_and_carry_the_brand(ozon: Ozon, limit: int) -> None:
+    first = ozon.post("/v4/product/info/attributes", {"filter": {"visibility": "ALL"}, "limit": limit})
+    assert first.json()["total"] == str(len(SHOP["products"]))  # string(int64), as the spec types it
+    pages = attribute_pages(ozon, {"filter": {"visibility": "ALL"}, "limit": limit, "sort_dir": "ASC"})
+    items = [item for page in pages for item in page]
+    assert [i["id"] for i in items] == sorted(p["product_id"] for p in SHOP["products"])
+    assert len(pages) == -(-len(SHOP["products"]) // limit)
+    brands = {int(i["sku"]): brand_of(i) for i in items}
+    assert brands == {p["sku"]: p["brand"] or "Нет бренда" for p in SHOP["products"]}
+    # The same product ids, category and type ids as /v3/product/info/list.
+    info = ozon.post("/v3/product/info/list", {"product_id": [str(i["id"]) for i in items]}).json()["items"]
+    ids = lambda i: (i["id"], i["offer_id"], int(i["sku"]), i["description_category_id"], i["type_id"])  # noqa: E731
+    assert sorted(map(ids, items)) == sorted(map(ids, info))
+
+
+def test_attributes_filter_and_sort(ozon: Ozon) -> None:
+    def offers(body: dict[str, Any]) -> list[str]:
+        answer = ozon.post("/v4/product/info/attributes", {"limit": 100, **body})
+        assert answer.status_code == 200, answer.text
+        return [i["offer_id"] for i in answer.json()["result"]]
+
+    assert offers({"filter": {"sku": ["1000002", 1_000_005]}}) == ["A-2", "A-5"]
+    assert offers({"filter": {"offer_id": ["A-4"]}}) == ["A-4"]
+    assert offers({"filter": {"product_id": ["107", "101"]}}) == ["A-1", "A-7"]
+    assert offers({"filter": {"visibility": "ARCHIVED"}}) == []
+    assert offers({"sort_dir": "desc"}) == [f"A-{i}" for i in range(7, 0, -1)]
+    assert offers({"sort_by": "title", "sort_dir": "DESC", "filter": {"offer_id": ["A-1", "A-3"]}}) == [
+        "A-3",
+        "A-1",
+    ]
+    by_offer = attribute_pages(ozon, {"limit": 2, "sort_by": "offer_id", "sort_dir": "DESC"})
+    assert [i["offer_id"] for page in by_offer for i in page] == [f"A-{i}" for i in range(7, 0, -1)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"limit": 0},
+        {"limit": 1001},
+        {"limit": 5, "last_id": "%%%"},
+        {"limit": 5, "sort_dir": "UP"},
+        {"limit": 5, "sort_by": "price"},
+        {"limit": 5, "filter": {"visibility": "SOMETIMES"}},
+        {"limit": 5, "filter": {"product_id": [str(i) for i in range(1001)]}},
+        {"limit": 5, "filter": {"sku": ["x"]}},
+    ],
+)
+def test_attributes_refuse_bad_bodies_with_code_3(ozon: Ozon, body: dict[str, Any]) -> None:
+    answer = ozon.post("/v4/product/info/attributes", body)
+    assert answer.status_code == 400 and answer.json()["code"] == 3 and answer.json()["message"]
+
+
+def tree_types(nodes: list[dict[str, Any]], parent: tuple[int, str] | None = None) -> dict[Any, Any]:
+    """Every type leaf of the tree: (description_category_id, type_id) -> (category, type name)."""
+    found: dict[Any, Any] = {}
+    for node in nodes:
+        if "type_id" in node:
+            assert parent is not None and node["children"] == [] and node["disabled"] is False
+            found[(parent[0], node["type_id"])] = (parent[1], node["type_name"])
+        else:
+            assert node["category_name"] and node["children"]
+            found |= tree_types(node["children"], (node["description_category_id"], node["category_name"]))
+    return found
+
+
+def test_category_tree_names_every_products_type(ozon: Ozon, ozon_server: SandboxServer) -> None:
+    answer = ozon.post("/v1/description-category/tree", {"language": "DEFAULT"})
+    assert answer.status_code == 200, answer.text
+    types = tree_types(answer.json()["result"])
+    items = ozon.post("/v4/product/info/attributes", {"limit": 100}).json()["result"]
+    named = {i["offer_id"]: types[(i["description_category_id"], i["type_id"])] for i in items}
+    assert named == {
+        p["offer_id"]: (p.get("parent_category", p["category"]), p["category"]) for p in SHOP["products"]
+    }
+    # One tree for every seller (it is Ozon's catalogue, not the seller's): it holds the other's too.
+    other = Ozon(ozon_server, ozon.openapi, OTHER).post("/v1/description-category/tree", {}).json()
+    assert tree_types(other["result"]) == types and ("Y", "Y") in types.values()
+    assert ozon.post("/v1/description-category/tree", {"language": "EN"}).status_code == 200
+    refused = ozon.post("/v1/description-category/tree", {"language": "KLINGON"})
+    assert refused.status_code == 400 and refused.json()["code"] == 3
+
+
+@pytest.mark.parametrize("path", ["/v4/product/info/attributes", "/v1/description-category/tree"])
+def test_attribute_methods_refuse_missing_or_wrong_keys_in_ozons_words(ozon: Ozon, path: str) -> None:
+    body = {"limit": 10}
+    missing = requests.post(ozon.base + path, json=body, headers={"Client-Id": "123456"}, timeout=10)
+    assert missing.status_code == 401
+    assert missing.json() == {
+        "code": 16,
+        "message": "Client-Id and Api-Key headers are required",
+        "details": [],
+    }
+    wrong = ozon.post(path, body, headers={"Api-Key": "key-654321"})
+    assert wrong.status_code == 404
+    assert wrong.json() == {
+        "code": 5,
+        "message": "Invalid Api-Key, please check the key and try again",
+        "details": [],
+    }
+    bad_client = ozon.post(path, body, headers={"Client-Id": "shop-1"})
+    assert bad_client.status_code == 400 and bad_client.json()["code"] == 3
 
 
 # --- stock ---------------------------------------------------------------------------------------
@@ -424,13 +562,14 @@ def test_product_info_list_by_any_identifier(ozon: Ozon) -> None:
 
 @pytest.mark.parametrize("limit", [2, 1000])
 def test_v4_stocks_per_scheme_equal_the_scenario(ozon: Ozon, limit: int) -> None:
+    """`present` is on the shelf: available to sell + reserved (DESIGN §6), in both schemes."""
     totals = v4_totals(ozon, limit)
     for scheme, warehouses in (("fbo", FBO), ("fbs", FBS)):
-        present = scenario_totals(SHOP, warehouses, "available")
+        available = scenario_totals(SHOP, warehouses, "available")
         reserved = scenario_totals(SHOP, warehouses, "reserved")
         for product in SHOP["products"]:
             sku = product["sku"]
-            assert totals[scheme][sku] == (present[sku], reserved[sku]), (scheme, sku)
+            assert totals[scheme][sku] == (available[sku] + reserved[sku], reserved[sku]), (scheme, sku)
 
 
 def test_v4_requires_filter_and_limit(ozon: Ozon) -> None:
@@ -449,7 +588,9 @@ def test_analytics_stocks_per_warehouse_add_up_to_v4_fbo(ozon: Ozon) -> None:
     for item in items:
         assert item["warehouse_id"] in FBO
         available[item["sku"]] += item["available_stock_count"]
-    assert {sku: present for sku, (present, _) in fbo.items() if present} == +available
+    assert {sku: present - reserved for sku, (present, reserved) in fbo.items()} == {
+        sku: available[sku] for sku in fbo
+    }
     cells = {(i["sku"], i["warehouse_id"]): i for i in items}
     hor = cells[(1_000_001, HOR)]
     assert hor["transit_stock_count"] == 2 and hor["return_from_customer_stock_count"] == 1
@@ -529,11 +670,14 @@ def test_fbs_stock_by_warehouse_equals_the_scenario(ozon: Ozon) -> None:
             ).json()
             for row in body["stocks"]:
                 assert row["free_stock"] == row["present"] - row["reserved"]
-                per_warehouse[(row["sku"], row["warehouse_id"])] = row["present"]
+                per_warehouse[(row["sku"], row["warehouse_id"])] = row["free_stock"]
             if not body["has_next"]:
                 break
             cursor = body["cursor"]
     assert per_warehouse == dict(expected)
+    podolsk = ozon.post("/v1/product/info/warehouse/stocks", {"warehouse_id": PODOLSK, "limit": 10}).json()
+    shelf = {r["sku"]: (r["present"], r["reserved"], r["free_stock"]) for r in podolsk["stocks"]}
+    assert shelf[1_000_001] == (22, 2, 20)  # 20 available to sell, 2 reserved by buyers
 
     by_sku: dict[tuple[int, int], int] = {}
     cursor = ""
@@ -542,7 +686,7 @@ def test_fbs_stock_by_warehouse_equals_the_scenario(ozon: Ozon) -> None:
         body = ozon.post(
             "/v2/product/info/stocks-by-warehouse/fbs", {"sku": skus, "limit": 2, "cursor": cursor}
         ).json()
-        by_sku |= {(r["sku"], r["warehouse_id"]): r["present"] for r in body["products"]}
+        by_sku |= {(r["sku"], r["warehouse_id"]): r["present"] - r["reserved"] for r in body["products"]}
         if not body["has_next"]:
             break
         cursor = body["cursor"]
@@ -720,13 +864,15 @@ def test_generated_shop_totals_agree_across_methods(scenario: Scenario, ozon_spe
     fbs_ids = {w["id"] for w in seller["warehouses"] if w["kind"] == "seller"}
     with SandboxServer(scenario, time_scale=TIME_SCALE) as server:
         ozon = Ozon(server, ozon_spec, seller)
+        # The generator reserves units in both schemes, so present and available differ.
+        for ids in (fbo_ids, fbs_ids):
+            assert sum(scenario_totals(seller, ids, "reserved").values()) > 0
         totals = v4_totals(ozon, 1000)
-        assert {k: v[0] for k, v in totals["fbo"].items() if v[0]} == {
-            k: v for k, v in scenario_totals(seller, fbo_ids, "available").items() if v
-        }
-        assert {k: v[0] for k, v in totals["fbs"].items() if v[0]} == {
-            k: v for k, v in scenario_totals(seller, fbs_ids, "available").items() if v
-        }
+        for scheme, ids in (("fbo", fbo_ids), ("fbs", fbs_ids)):
+            available = scenario_totals(seller, ids, "available")
+            reserved = scenario_totals(seller, ids, "reserved")
+            assert {k: v[0] - v[1] for k, v in totals[scheme].items() if v[0] - v[1]} == +available
+            assert {k: v[1] for k, v in totals[scheme].items() if v[1]} == +reserved
         skus = [str(p["sku"]) for p in seller["products"]]
         analytics: Counter[int] = Counter()
         for start in range(0, len(skus), 100):
@@ -739,7 +885,7 @@ def test_generated_shop_totals_agree_across_methods(scenario: Scenario, ozon_spe
         legacy: Counter[int] = Counter()
         for row in rows:
             legacy[row["sku"]] += row["free_to_sell_amount"]
-        fbo = {k: v[0] for k, v in totals["fbo"].items() if v[0]}
+        fbo = {k: v[0] - v[1] for k, v in totals["fbo"].items() if v[0] - v[1]}
         assert {k: v for k, v in analytics.items() if v} == fbo == {k: v for k, v in legacy.items() if v}
         info = ozon.post("/v3/product/info/list", {"sku": skus[:1000]})
         assert info.status_code == 200 and len(info.json()["items"]) == len(skus)
