@@ -5,12 +5,14 @@ sandbox → dlt → stock model → the published Google Sheet, the CSV, the XLS
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 import requests
 from cryptography.fernet import Fernet
@@ -25,6 +27,7 @@ from sandbox.generate import generate_scenario
 from sandbox.scenario import parse_scenario
 from sandbox.server import SandboxServer
 from settings import Settings
+from tests.conftest import ADMIN_URL
 from warehouse.app_db import engine_for, migrate, session_factory
 from warehouse.tenants import active_tenants, store_credentials, update_settings
 from warehouse.vault import CredentialVault
@@ -130,12 +133,6 @@ def published(
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
     """A module-wide PostgreSQL database (tests/conftest.py's `pg_url` is per test)."""
-    import uuid
-
-    import psycopg
-
-    from tests.conftest import ADMIN_URL
-
     name = f"st_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
