@@ -200,11 +200,25 @@ class ProductPage(Page):
 
 
 class WarehouseStockOut(BaseModel):
-    warehouse_name: str
+    warehouse_name: str = Field(
+        description="The warehouse as the marketplace reports it. Since 2026-08-15 WB reports most of "
+        "its own warehouses only in aggregate (`Склад WB РФ`, `Склад WB СГТ РФ`, `Склад WB`), a few "
+        "(e.g. `Коледино`, non-RF ones) still by name; the product never invents a split."
+    )
     warehouse_kind: str = Field(description="FBO (marketplace warehouse) or FBS (seller's).")
+    group: str = Field(
+        description="The sheet group (column) this warehouse's numbers are shown in: its name, "
+        "`<name> (FBS)` for a seller warehouse, or `Склад WB` for every WB warehouse while WB reports "
+        "them in aggregate (it then reports their orders only as `Склад WB`, so stock and orders "
+        "pair up only in the group).",
+        examples=["Склад WB", "Коледино", "Fulllog (FBS)"],
+    )
     stock: int
     orders: int
-    days_of_cover: float | None
+    days_of_cover: float | None = Field(
+        description="Days of cover of the group: its stock × window ÷ its orders, one decimal; "
+        "empty without orders. For a warehouse alone in its group, its own."
+    )
 
 
 class HistoryPoint(BaseModel):

@@ -67,6 +67,11 @@ class WbCredentials(TypedDict):
     token: str
 
 
+# How WB names its own warehouses (marketplace-api.md §1.5): by name before 2026-08-15
+# (`detailed`), as the aggregates `Склад WB` / `Склад WB РФ` / `Склад WB СГТ РФ` since (`aggregated`).
+WbWarehouseMode = Literal["detailed", "aggregated"]
+
+
 class WbSeller(TypedDict):
     name: str
     marketplace: Literal["wildberries"]
@@ -75,6 +80,8 @@ class WbSeller(TypedDict):
     warehouses: list[WbWarehouse]
     stocks: list[WbStock]
     orders: list[WbOrder]
+    # This seller's mode; without it the scenario's `wb_warehouse_mode` (or the control switch).
+    wb_warehouse_mode: NotRequired[WbWarehouseMode]
 
 
 # --- Ozon -------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ class Scenario(TypedDict):
     version: Literal[1]
     clock: str
     sellers: list[Seller]
-    wb_warehouse_mode: NotRequired[Literal["detailed", "aggregated"]]
+    wb_warehouse_mode: NotRequired[WbWarehouseMode]  # sellers without their own mode
     # `exact` (default): timestamps move by real now − clock. `calendar_days`: by whole days, so the
     # clock's date becomes today and every event keeps its wall-clock time and its day in a window
     # (a cabinet export's "last 7 days" stay exactly the last 7 full days).

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sandbox.faults import FaultInjector, RequestLog
 from sandbox.ratelimit import TokenBuckets
-from sandbox.scenario import Scenario, time_shift
+from sandbox.scenario import Scenario, WbWarehouseMode, time_shift
 
 
 @dataclass
 class Switches:
     """Behaviour toggles, settable over the control API (`POST /_control/settings`)."""
 
-    wb_warehouse_mode: Literal["detailed", "aggregated"] = "detailed"
+    # The WB warehouse mode of sellers without their own `wb_warehouse_mode` in the scenario: a
+    # seller's own mode is part of its data (one seller on pre-2026 reporting next to one on today's).
+    wb_warehouse_mode: WbWarehouseMode = "detailed"
     # /api/v1/supplier/stocks was switched off on 2026-06-23; on only to test legacy clients.
     wb_legacy_supplier_stocks: bool = False
     # Ozon says /v2/analytics/stock_on_warehouses "will be switched off"; off simulates that day.
@@ -60,6 +62,10 @@ class SandboxState:
         self.switches.wb_warehouse_mode = scenario.get("wb_warehouse_mode", "detailed")
         self.extras.clear()
         self.buckets.reset()
+
+    def wb_warehouse_mode(self, account: Any) -> WbWarehouseMode:
+        """How WB names its own warehouses for this seller (a `WbAccount`)."""
+        return account.warehouse_mode or self.switches.wb_warehouse_mode
 
     def set_time_scale(self, scale: float) -> None:
         if scale <= 0:

@@ -6,7 +6,8 @@ Per sync and tenant, from the raw marketplace tables (dataset `t_<tenant>`):
 * `mart.stock_metrics` — per product × warehouse: stock, transit, orders, days of cover.
 
 The same SQL runs on DuckDB (embedded default, one file per tenant) and PostgreSQL (one schema
-`mart` shared by tenants, every row keyed by `tenant_id`).
+`mart` shared by tenants, every row keyed by `tenant_id`, row-level security as a second wall:
+warehouse/mart_isolation.py).
 """
 
 from __future__ import annotations
@@ -100,6 +101,19 @@ _ORDERS_FROM_RAW = {
         from {raw}.ozon_orders where not cancelled and ordered_at >= $start and ordered_at < $end""",
 }
 RAW_STOCK_TABLE = {"wildberries": "wb_stock", "ozon": "ozon_stock"}
+# A catalogue product with no stock and no orders anywhere still gets a row (DESIGN §6: out of
+# stock is what a seller opens the sheet to see): one zero transit row, which the sheet and the API
+# show as a product with zeros and no turnover and which no warehouse group counts.
+_PRODUCTS_WITHOUT_ROWS = """
+    insert into mart.stock_metrics
+    select $tenant, p.marketplace, n.snapshot_at, $days, p.product_id, p.article, p.brand, p.subject,
+           p.title, '', 'TRANSIT', 0, 0, 0, 0, null
+    from mart.products p
+    join (select marketplace, max(snapshot_at) as snapshot_at from mart.stock_snapshot
+          where tenant_id = $tenant group by marketplace) n on n.marketplace = p.marketplace
+    where p.tenant_id = $tenant and not exists (
+        select 1 from mart.stock_metrics m
+        where m.tenant_id = $tenant and m.marketplace = p.marketplace and m.product_id = p.product_id)"""
 
 
 def raw_schema(tenant: str) -> str:
@@ -178,8 +192,16 @@ class Mart:
 
     def ensure_schema(self) -> None:
         with self.transaction():
+            if self.kind == "postgres":
+                from warehouse.mart_isolation import LOCK_MART_SCHEMA
+
+                self._conn.execute(LOCK_MART_SCHEMA)
             for statement in filter(str.strip, DDL.split(";")):
                 self._sql(statement)
+            if self.kind == "postgres":
+                from warehouse.mart_isolation import SECURE_MART
+
+                self._conn.execute(SECURE_MART)  # no parameters: its `%I` is PL/pgSQL's, not psycopg's
 
     def has_raw(self, marketplace: str) -> bool:
         return self._table_exists(RAW_STOCK_TABLE[marketplace])
@@ -281,6 +303,7 @@ class Mart:
                 """,
                 {"tenant": self.tenant, "days": window_days},
             )
+            self._sql(_PRODUCTS_WITHOUT_ROWS, {"tenant": self.tenant, "days": window_days})
         return self.rows("select count(*) from mart.stock_metrics where tenant_id = $t", {"t": self.tenant})[
             0
         ][0]

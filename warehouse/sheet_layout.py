@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import polars as pl
 
+from warehouse.warehouse_groups import FBS_SUFFIX, WB_POOLED_GROUP, pools_wb_warehouses
+
 Cell = str | int | float | None
 
 INFO_COLUMNS = 4  # A–D
@@ -53,7 +55,6 @@ _LABELS: dict[str, dict[str, Any]] = {
         "group": ("Stock", "Orders", "Turnover"),
     },
 }
-FBS_SUFFIX = " (FBS)"  # the same in every locale: sellers know the term
 
 _SCHEMA: dict[str, type[pl.DataType]] = {
     "product_id": pl.Int64,
@@ -167,10 +168,35 @@ def _normalized(metrics: pl.DataFrame, marketplace: str) -> pl.DataFrame:
         (pl.col(name) if name in metrics.columns else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in _SCHEMA.items()
     ]
+    # Pseudo rows stay (flagged): they never make a group or count, but their product keeps its row.
+    # (A frame without columns selects one row of literals: no product id, no product.)
     return (
         metrics.select(columns)
-        .with_columns(pl.col(list(_COUNTS)).fill_null(0), pl.col("warehouse_kind").fill_null("FBO"))
-        .filter(~pl.col("warehouse_name").is_in(list(PSEUDO_WAREHOUSES)))
+        .filter(pl.col("product_id").is_not_null())
+        .with_columns(
+            pl.col(list(_COUNTS)).fill_null(0),
+            pl.col("warehouse_kind").fill_null("FBO"),
+            pl.col("warehouse_name").is_in(list(PSEUDO_WAREHOUSES)).fill_null(False).alias("_pseudo"),
+        )
+    )
+
+
+def _placed(frame: pl.DataFrame, marketplace: str) -> pl.DataFrame:
+    """Stock and orders per product × group (DESIGN §4): the real warehouse rows, under the name of
+    the group that pairs their stock with their orders (warehouse/warehouse_groups.py)."""
+    real = frame.filter(~pl.col("_pseudo") & (pl.col("warehouse_kind") != "TRANSIT"))
+    places = real.select("warehouse_kind", "warehouse_name").unique().iter_rows()
+    if pools_wb_warehouses(marketplace, places):
+        real = real.with_columns(
+            pl.when(pl.col("warehouse_kind") == "FBS")
+            .then(pl.col("warehouse_name"))
+            .otherwise(pl.lit(WB_POOLED_GROUP))
+            .alias("warehouse_name")
+        )
+    return (
+        real.with_columns((pl.col("warehouse_kind") == "FBS").cast(pl.Int8).alias("_fbs"))
+        .group_by("product_id", "_fbs", "warehouse_name")
+        .agg(pl.col("stock").sum(), pl.col("orders").sum())
     )
 
 
@@ -204,28 +230,26 @@ def build_grid(
         raise ValueError("window_days must be at least 1")
     frame = _normalized(metrics, marketplace)
 
-    # In-way totals (E, F) count every row of the product, TRANSIT included: WB reports transit per
-    # size, not per warehouse, so it never appears in a group.
+    # Every product of the model gets a row (DESIGN §6), also one with nothing anywhere (the stock
+    # model gives it a zero transit row) or only at pseudo-warehouses. In-way totals (E, F) count
+    # every real row of the product, TRANSIT included: WB reports transit per size, not per
+    # warehouse, so it never appears in a group; pseudo rows are WB's summaries of those.
+    real = ~pl.col("_pseudo")
     products = (
         frame.group_by("product_id")
         .agg(
             pl.col("brand").max(),
             pl.col("subject").max(),
             pl.col("article").max(),
-            pl.col("in_way_to_client").sum(),
-            pl.col("in_way_from_client").sum(),
+            pl.col("in_way_to_client").filter(real).sum(),
+            pl.col("in_way_from_client").filter(real).sum(),
         )
         .with_columns(_collation_key("article").alias("_key"))
         .sort(["_key", "article", "product_id"], nulls_last=True)
         .with_row_index("_p")
     )
 
-    placed = (
-        frame.filter(pl.col("warehouse_kind") != "TRANSIT")
-        .with_columns((pl.col("warehouse_kind") == "FBS").cast(pl.Int8).alias("_fbs"))
-        .group_by("product_id", "_fbs", "warehouse_name")
-        .agg(pl.col("stock").sum(), pl.col("orders").sum())
-    )
+    placed = _placed(frame, marketplace)
     # A warehouse earns a group when any product has stock or orders there; a warehouse left out
     # holds only zeros, so the totals (sums over groups) still add up.
     groups = (

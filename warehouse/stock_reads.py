@@ -7,7 +7,8 @@ days of cover = stock × window ÷ orders, one decimal, none without orders.
 
 DuckDB (embedded default): the tenant's file is opened read-only when a request needs it and closed
 after, so a running sync (which holds the write lock) is waited for briefly, then reported busy.
-PostgreSQL: a pooled connection of the shared warehouse database.
+PostgreSQL: a pooled connection of the shared warehouse database, its transaction scoped to the
+tenant by row-level security (warehouse/mart_isolation.py) as well as by every query's filter.
 
 The product list is the hot read: its totals (one row per product, computed from every warehouse
 row) are kept per tenant in this process and filtered, sorted and paged in Polars. They change
@@ -29,6 +30,8 @@ from typing import Any
 from sqlalchemy import text
 
 from warehouse.app_db import engine_for
+from warehouse.mart_isolation import scope_to_tenant
+from warehouse.warehouse_groups import group_label, pools_wb_warehouses
 
 PSEUDO_WAREHOUSES = (
     "В пути до получателей",
@@ -58,21 +61,27 @@ class ProductFilter:
 
 
 _PSEUDO = ", ".join(f"'{w}'" for w in PSEUDO_WAREHOUSES)
+_REAL = f"warehouse_name not in ({_PSEUDO})"
+_PLACED = f"{_REAL} and warehouse_kind <> 'TRANSIT'"  # a real warehouse: stock and orders
 _ROWS = f"""
     from mart.stock_metrics
-    where tenant_id = :tenant and warehouse_name not in ({_PSEUDO})"""
+    where tenant_id = :tenant and {_REAL}"""
 
+# Every product of the model is listed, also one with rows only at pseudo-warehouses or only its
+# zero transit row (a catalogue product with nothing anywhere): it shows zeros.
 _PRODUCTS = f"""
     with p as (
         select marketplace, product_id, max(article) as article, max(brand) as brand,
                max(subject) as subject, max(title) as title,
-               sum(case when warehouse_kind <> 'TRANSIT' then stock else 0 end) as stock,
-               sum(case when warehouse_kind <> 'TRANSIT' then orders else 0 end) as orders,
-               sum(in_way_to_client) as in_way_to_client, sum(in_way_from_client) as in_way_from_client,
-               count(distinct case when warehouse_kind <> 'TRANSIT' and (stock <> 0 or orders <> 0)
+               sum(case when {_PLACED} then stock else 0 end) as stock,
+               sum(case when {_PLACED} then orders else 0 end) as orders,
+               sum(case when {_REAL} then in_way_to_client else 0 end) as in_way_to_client,
+               sum(case when {_REAL} then in_way_from_client else 0 end) as in_way_from_client,
+               count(distinct case when {_PLACED} and (stock <> 0 or orders <> 0)
                      then warehouse_kind || ':' || warehouse_name end) as warehouses,
                max(window_days) as window_days, max(snapshot_at) as snapshot_at
-        {_ROWS} {{scope}}
+        from mart.stock_metrics
+        where tenant_id = :tenant {{scope}}
         group by marketplace, product_id
     )
     select marketplace, product_id, article, brand, subject, title, stock, orders, in_way_to_client,
@@ -170,6 +179,7 @@ class StockReader:
         self.path = Path(self.url.removeprefix("duckdb:///")) if self.kind == "duckdb" else None
         self._conn: Any = None
         self._has_mart: bool | None = None
+        self._scoped = self.kind == "duckdb"  # a DuckDB file holds one tenant only
 
     def close(self) -> None:
         if self._conn is not None:
@@ -262,26 +272,46 @@ class StockReader:
         return [dict(zip(PRODUCT_COLUMNS, row, strict=True)) for row in rows]
 
     def warehouses(self, product_id: int, marketplace: str) -> list[dict[str, Any]]:
-        """Stock, orders and days of cover of one product at each real warehouse."""
+        """Stock and orders of one product at each real warehouse, by the names the marketplace
+        reports, each with its sheet group (warehouse/warehouse_groups.py) and the days of cover of
+        that group: where WB reports orders only for the pooled `Склад WB`, a place's own
+        stock ÷ orders would be a false number."""
         if not self._mart():
             return []
+        params = {"tenant": self.tenant, "marketplace": marketplace, "product_id": product_id}
         rows = self._rows(
             "select warehouse_name, warehouse_kind, sum(stock), sum(orders), max(window_days) "
             + _ROWS
             + " and marketplace = :marketplace and product_id = :product_id and warehouse_kind <> 'TRANSIT' "
             "group by warehouse_name, warehouse_kind order by warehouse_kind, warehouse_name",
-            {"tenant": self.tenant, "marketplace": marketplace, "product_id": product_id},
+            params,
         )
-        return [
+        # Pooling is the tenant's (the sheet's columns), not one product's: look at every place.
+        places = self._rows(
+            "select distinct warehouse_kind, warehouse_name "
+            + _ROWS
+            + " and marketplace = :marketplace and warehouse_kind <> 'TRANSIT'",
+            {"tenant": self.tenant, "marketplace": marketplace},
+        )
+        pooled = pools_wb_warehouses(marketplace, places)
+        found = [
             {
                 "warehouse_name": name,
                 "warehouse_kind": kind,
+                "group": group_label(kind, name, pooled=pooled),
                 "stock": int(stock),
                 "orders": int(orders),
-                "days_of_cover": _cover(int(stock), int(orders), int(days)),
+                "window_days": int(days),
             }
             for name, kind, stock, orders, days in rows
         ]
+        groups: dict[str, tuple[int, int]] = {}
+        for row in found:
+            stock, orders = groups.get(row["group"], (0, 0))
+            groups[row["group"]] = (stock + row["stock"], orders + row["orders"])
+        for row in found:
+            row["days_of_cover"] = _cover(*groups[row["group"]], row.pop("window_days"))
+        return found
 
     def history(
         self, product_id: int, marketplace: str, since: datetime | None = None
@@ -309,15 +339,6 @@ class StockReader:
             {"tenant": self.tenant},
         )
         return [dict(zip(METRIC_COLUMNS, row, strict=True)) for row in rows]
-
-    def marketplaces(self) -> list[str]:
-        if not self._mart():
-            return []
-        rows = self._rows(
-            "select distinct marketplace from mart.stock_metrics where tenant_id = :tenant order by 1",
-            {"tenant": self.tenant},
-        )
-        return [r[0] for r in rows]
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -348,15 +369,20 @@ class StockReader:
                 self._conn = _duckdb_read_only(self.path)
             else:
                 self._conn = engine_for(self.url).connect()
+                # The second wall (DESIGN §7): whatever a query forgets, this connection's
+                # transaction sees only the tenant's rows (row-level security on the mart).
+                self._scoped = scope_to_tenant(self._conn, self.tenant)
         return self._conn
 
     def _mart(self) -> bool:
-        """Whether the tenant has a stock model yet (no DuckDB file: it has never synced)."""
+        """Whether the tenant has a stock model yet (no DuckDB file: it has never synced; on
+        PostgreSQL, no secured mart yet)."""
         if self._has_mart is None:
             if self.path is not None and not self.path.exists():
                 self._has_mart = False
             else:
-                self._has_mart = self._mart_exists()
+                self._connection()
+                self._has_mart = self._scoped and self._mart_exists()
         return self._has_mart
 
     def _scope(self, marketplace: str | None) -> tuple[str, dict[str, Any]]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Literal
 
-from sandbox.scenario import WbOrder, WbSeller, WbStock, WbWarehouse
+from sandbox.scenario import WbOrder, WbSeller, WbStock, WbWarehouse, WbWarehouseMode
 from sandbox.wb.tokens import TokenClaims, TokenError, read_token
 
 MSK = timezone(timedelta(hours=3))
-WarehouseMode = Literal["detailed", "aggregated"]
+WarehouseMode = WbWarehouseMode
 
 # Since 2026-08-15 WB collapses Russian WB warehouses (release note 570, marketplace-api.md §1.5).
 AGGREGATE_ID = -999999
@@ -53,6 +52,7 @@ class WbAccount:
     seller_stocks: list[WbStock] = field(default_factory=list)
     orders: list[ShiftedOrder] = field(default_factory=list)  # by last change, oldest first
     cards: list[dict] = field(default_factory=list)  # by (updatedAt, nmID)
+    warehouse_mode: WarehouseMode | None = None  # the seller's own; None: the sandbox-wide switch
 
     @classmethod
     def build(cls, seller: WbSeller, shift: timedelta, now: datetime) -> WbAccount:
@@ -62,7 +62,9 @@ class WbAccount:
             raise ValueError(
                 f"seller {seller['name']}: the scenario's WB token is not a JWT ({exc})"
             ) from None
-        account = cls(seller=seller, shift=shift, now=now, claims=claims)
+        account = cls(
+            seller=seller, shift=shift, now=now, claims=claims, warehouse_mode=seller.get("wb_warehouse_mode")
+        )
         account.warehouses = {w["id"]: w for w in seller["warehouses"]}
         for product in seller["products"]:
             for size in product["sizes"]:

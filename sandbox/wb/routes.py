@@ -21,7 +21,7 @@ from sandbox.services import Service
 from sandbox.state import SandboxState
 from sandbox.wb import errors
 from sandbox.wb import limits as L
-from sandbox.wb.model import MSK, WbAccount
+from sandbox.wb.model import MSK, WarehouseMode, WbAccount
 from sandbox.wb.tokens import TokenClaims, TokenError, read_token
 
 Handler = Callable[[web.Request, WbAccount], Awaitable[web.Response]]
@@ -107,8 +107,8 @@ def endpoint(group: L.MethodGroup) -> Callable[[Handler], Callable[[web.Request]
     return wrap
 
 
-def _mode(request: web.Request) -> str:
-    return _state(request).switches.wb_warehouse_mode
+def _mode(request: web.Request, account: WbAccount) -> WarehouseMode:
+    return _state(request).wb_warehouse_mode(account)
 
 
 # --- common -----------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ async def stocks_report_wb(request: web.Request, account: WbAccount) -> web.Resp
     if isinstance(filters, web.Response):
         return filters
     nm_ids, chrt_ids, limit, offset = filters
-    items = account.wb_warehouse_items(_mode(request), nm_ids, chrt_ids)  # type: ignore[arg-type]
+    items = account.wb_warehouse_items(_mode(request, account), nm_ids, chrt_ids)
     if not items:
         return web.Response(status=204)
     return json_response({"data": {"items": items[offset : offset + limit]}})
@@ -265,7 +265,7 @@ async def remains_create(request: web.Request, account: WbAccount) -> web.Respon
         "seller": account.seller["name"],
         "created": time.monotonic(),
         "group": group,
-        "mode": _mode(request),
+        "mode": _mode(request, account),
     }
     return json_response({"data": {"taskId": task_id}})
 
@@ -341,7 +341,7 @@ async def supplier_orders(request: web.Request, account: WbAccount) -> web.Respo
     if flag not in ("0", "1"):
         return errors.statistics(400, "flag: Value not validated")
     retention = account.now - timedelta(days=90)
-    mode = _mode(request)
+    mode = _mode(request, account)
     page_rows = _state(request).switches.wb_orders_page_rows
     if flag == "1":
         day = date_from.astimezone(MSK).date()
@@ -356,7 +356,7 @@ async def supplier_orders(request: web.Request, account: WbAccount) -> web.Respo
     rows = []
     for order in picked:
         product, size = account.chrt[order.row["chrt_id"]]
-        name, region, is_seller = account.order_warehouse(order, mode, feed=False)  # type: ignore[arg-type]
+        name, region, is_seller = account.order_warehouse(order, mode, feed=False)
         price = float(order.row["price"])
         rows.append(
             {
@@ -476,7 +476,7 @@ async def order_feed(request: web.Request, account: WbAccount) -> web.Response:
     snapshot = _parse_instant(pagination.get("snapshotTime")) if offset else None
     snapshot = min(snapshot or now, now)
     nm_ids = set(body.get("nmIds") or [])
-    mode = _mode(request)
+    mode = _mode(request, account)
     picked = [
         o
         for o in account.orders
@@ -488,7 +488,7 @@ async def order_feed(request: web.Request, account: WbAccount) -> web.Response:
     orders = []
     for order in picked[offset : offset + limit]:
         product, _ = account.chrt[order.row["chrt_id"]]
-        name, region, is_seller = account.order_warehouse(order, mode, feed=True)  # type: ignore[arg-type]
+        name, region, is_seller = account.order_warehouse(order, mode, feed=True)
         entry: dict[str, Any] = {
             "nmId": product["nm_id"],
             "chrtId": order.row["chrt_id"],

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -18,6 +19,8 @@ from api.main import create_app
 from sandbox.server import SandboxServer
 from settings import Settings
 from tests.api.conftest import Row, Seller, make_settings, register, seed_stock
+from warehouse.mart import Mart
+from warehouse.stock_reads import StockReader
 
 WB_ROWS = [
     Row(101, "Коледино", 50, 10, article="ART-101", brand="Alfa", title="Крем для рук"),
@@ -126,9 +129,94 @@ def test_one_product_with_its_warehouses_and_history(
     assert set(warehouses) == {("FBO", "Казань"), ("FBO", "Коледино"), ("FBS", "Fulllog")}
     assert warehouses[("FBO", "Коледино")]["days_of_cover"] == 35.0  # 50 × 7 ÷ 10
     assert warehouses[("FBS", "Fulllog")]["days_of_cover"] is None
+    # WB reports these warehouses by name: each is its own sheet group.
+    assert {w["warehouse_name"]: w["group"] for w in product["warehouse_stock"]} == {
+        "Казань": "Казань",
+        "Коледино": "Коледино",
+        "Fulllog": "Fulllog (FBS)",
+    }
     assert [p["stock"] for p in product["history"]] == [57 + 15, 57 + 6, 57]  # three snapshots, oldest first
     short = stock_client.get("/api/v1/products/101", params={"history_days": 2}, headers=seller.auth).json()
     assert [p["stock"] for p in short["history"]] == [57 + 6, 57]
+
+
+def test_wb_aggregated_reporting_keeps_the_names_labelled_with_their_group(
+    stock_client: TestClient, stock_settings: Settings
+) -> None:
+    seller = register(stock_client)
+    seed_stock(
+        stock_settings,
+        seller.tenant_id,
+        [
+            Row(301, "Склад WB РФ", 100, 0),
+            Row(301, "Коледино", 50, 0),  # still reported by name since 2026-08-15
+            Row(301, "Склад WB", 0, 30),  # the order feed's only name for WB's warehouses
+            Row(301, "Fulllog", 7, 2, kind="FBS"),
+            Row(302, "Коледино", 4, 0),  # no aggregate of its own, but the tenant's WB reports them
+        ],
+    )
+    detail = stock_client.get("/api/v1/products/301", headers=seller.auth).json()
+    assert (detail["stock"], detail["orders"]) == (157, 32)  # totals unchanged
+    breakdown = {
+        w["warehouse_name"]: (w["group"], w["stock"], w["orders"], w["days_of_cover"])
+        for w in detail["warehouse_stock"]
+    }
+    # Names as WB reports them; the days of cover of their group (150 × 7 ÷ 30), never a false 0.
+    assert breakdown == {
+        "Склад WB РФ": ("Склад WB", 100, 0, 35.0),
+        "Коледино": ("Склад WB", 50, 0, 35.0),
+        "Склад WB": ("Склад WB", 0, 30, 35.0),
+        "Fulllog": ("Fulllog (FBS)", 7, 2, 24.5),
+    }
+    other = stock_client.get("/api/v1/products/302", headers=seller.auth).json()
+    assert [(w["warehouse_name"], w["group"]) for w in other["warehouse_stock"]] == [("Коледино", "Склад WB")]
+
+    schema = stock_client.get("/api/v1/openapi.json").json()["components"]["schemas"]["WarehouseStockOut"]
+    assert "Склад WB" in schema["properties"]["group"]["description"]
+    assert "group" in schema["required"]
+
+
+def test_mart_row_level_security_holds_when_a_read_forgets_the_tenant(
+    tmp_path: Path, app_db: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, app_db, sandbox, warehouse_url=app_db)  # the shared PostgreSQL mart
+    with TestClient(create_app(settings)) as client:
+        seller, other = register(client), register(client, "Other")
+        seed_stock(settings, seller.tenant_id, [Row(101, "Коледино", 5, 1)])
+        seed_stock(settings, other.tenant_id, [Row(101, "Казань", 1000, 2), Row(777, "Казань", 4444, 1)])
+        owner = Mart(app_db, seller.tenant_id)  # the syncs' connection: not subject to the policies
+        try:
+            everyone = {r[0] for r in owner.rows("select distinct tenant_id from mart.stock_metrics")}
+        finally:
+            owner.close()
+        assert {seller.tenant_id, other.tenant_id} <= everyone
+
+        # The bug on purpose: every stock read loses its tenant filter.
+        scoped_rows = StockReader._rows
+
+        def unscoped(self: StockReader, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+            return scoped_rows(self, sql.replace("tenant_id = :tenant", "true"), params)
+
+        monkeypatch.setattr(StockReader, "_rows", unscoped)
+        with StockReader(app_db, seller.tenant_id) as reader:
+            assert reader._rows("select distinct tenant_id from mart.stock_metrics", {}) == [
+                (seller.tenant_id,)
+            ]
+            assert reader._rows("select distinct tenant_id from mart.stock_snapshot", {}) == [
+                (seller.tenant_id,)
+            ]
+        listed = products(client, seller)
+        assert [(i["product_id"], i["stock"]) for i in listed["items"]] == [(101, 5)]
+        assert client.get("/api/v1/products/101", headers=seller.auth).json()["stock"] == 5
+        assert client.get("/api/v1/products/777", headers=seller.auth).status_code == 404
+        exported = client.get(
+            "/api/v1/stock/export",
+            params={"format": "csv", "marketplace": "wildberries"},
+            headers=seller.auth,
+        )
+        assert [row[3] for row in csv.reader(io.StringIO(exported.content.decode("utf-8-sig")))][2:] == [
+            "101"
+        ]
 
 
 def test_another_tenants_product_is_not_found(

@@ -131,6 +131,64 @@ def test_pseudo_and_transit_rows_never_become_groups() -> None:
     assert grid.rows[0][4:9] == [7, 1, 1, 3, 21.0]
 
 
+def test_wb_aggregated_reporting_pairs_stock_and_orders_in_one_group() -> None:
+    # WB since 2026-08-15: stock under the remains' aggregates and the names it still reports
+    # (Коледино, non-RF Минск), orders only as `Склад WB`; seller warehouses by name.
+    rows = [
+        metric(1, "Склад WB РФ", stock=100),
+        metric(1, "Склад WB СГТ РФ", stock=10),
+        metric(1, "Коледино", stock=50),
+        metric(1, "Минск", stock=5),
+        metric(1, "Склад WB", orders=30),
+        metric(1, "Fulllog", "FBS", stock=7, orders=2),
+        metric(1, "", "TRANSIT", to_client=3, from_client=1),
+        metric(2, "Коледино", stock=4),
+        metric(2, "Склад WB", orders=1),
+        metric(3, "Склад WB", orders=2),  # sold out everywhere on WB: a true zero
+    ]
+    grid = grid_of(rows)
+    assert grid.groups == ["Склад WB", "Fulllog (FBS)"]
+    first, second, third = grid.rows
+    assert [cell(grid, first, "Склад WB", i) for i in range(3)] == [165, 30, 38.5]  # 165 × 7 ÷ 30
+    assert [cell(grid, first, "Fulllog (FBS)", i) for i in range(3)] == [7, 2, 24.5]
+    assert first[4:9] == [3, 1, 32, 172, turnover(172, 32)]  # totals: every unit and order, once
+    assert [cell(grid, second, "Склад WB", i) for i in range(3)] == [4, 1, 28.0]
+    assert [cell(grid, third, "Склад WB", i) for i in range(3)] == [0, 2, 0.0]
+    assert_rows_add_up(grid)
+
+
+@pytest.mark.parametrize("aggregate", ["Склад WB", "Склад WB РФ", "Склад WB СГТ РФ"])
+def test_any_aggregate_name_pools_every_wb_warehouse(aggregate: str) -> None:
+    grid = grid_of([metric(1, aggregate, stock=3), metric(2, "Коледино", orders=1, stock=1)])
+    assert grid.groups == ["Склад WB"]
+    assert [row[9:11] for row in grid.rows] == [[3, 0], [1, 1]]
+
+
+def test_named_warehouses_alone_keep_their_groups() -> None:
+    # Detailed reporting (before 2026-08-15), and Ozon whatever its warehouses are called.
+    grid = grid_of([metric(1, "Коледино", stock=3), metric(1, "Казань", orders=1)])
+    assert grid.groups == ["Казань", "Коледино"]
+    ozon = [
+        metric(1, "Склад WB", stock=3, marketplace="ozon"),
+        metric(1, "ХОРУГВИНО_РФЦ", stock=1, marketplace="ozon"),
+    ]
+    assert grid_of(ozon, marketplace="ozon").groups == ["Склад WB", "ХОРУГВИНО_РФЦ"]
+
+
+def test_a_product_with_nothing_anywhere_still_has_a_row() -> None:
+    rows = [
+        metric(1, "Коледино", stock=3, orders=1),
+        metric(2, "", "TRANSIT"),  # what the stock model writes for a product with no stock or orders
+        metric(3, "Остальные", orders=1),  # only at a pseudo-warehouse: no group, still a row
+    ]
+    grid = grid_of(rows)
+    assert grid.groups == ["Коледино"]
+    assert [row[3:] for row in grid.rows] == [
+        [1, 0, 0, 1, 3, 21.0, 3, 1, 21.0],
+        *[[p, 0, 0, 0, 0, None, 0, 0, None] for p in (2, 3)],
+    ]
+
+
 def test_pseudo_names_match_the_wb_pipeline() -> None:
     from pipelines.wildberries.settings import REMAINS_PSEUDO
 
