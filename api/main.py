@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     errors.install(app)
-    asset_origin = docs.install(app, app.openapi_url or "", TITLE)
+    docs.install(app, TITLE)
     origins = settings.cors_origin_list
     if origins:
         app.add_middleware(
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, docs_asset_origin=asset_origin)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 
 
