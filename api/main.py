@@ -29,9 +29,11 @@ DESCRIPTION = """
 Stock, orders and days of cover of your Wildberries and Ozon products, your marketplace keys,
 and syncs on demand.
 
-Sign in with `POST /api/v1/auth/login`, then send the access token as `Authorization: Bearer …`
-(the **Authorize** button). Errors share one shape: `{"error": {"code", "message", "request_id"}}`;
-messages are in Russian unless `Accept-Language` asks for English (or your account's locale is `en`).
+Sign in with `POST /api/v1/auth/login` (JSON `{"email" or "username", "password"}`, or an OAuth2
+password form), then send the access token as `Authorization: Bearer …`; the **Authorize** button
+does both with your email and password. Errors share one shape:
+`{"error": {"code", "message", "request_id"}}`; messages are in Russian unless `Accept-Language`
+asks for English (or your account's locale is `en`).
 """
 
 
