@@ -2,6 +2,8 @@
 
 * `SettingsDep` — the app's one Settings object.
 * `SessionDep` — an app-database session with no tenant (sign-up, sign-in, health).
+* `BearerToken` — the `Authorization: Bearer` token if any (the OpenAPI scheme is OAuth2's password
+  flow, so Swagger UI's Authorize button signs in at /api/v1/auth/login).
 * `CurrentUser` — the signed-in user and tenant, from a valid access token of a live sign-in;
   counts the request against the tenant's rate limit.
 * `TenantSessionDep` — the request's session scoped to that tenant (row-level security on
