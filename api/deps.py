@@ -2,6 +2,8 @@
 
 * `SettingsDep` — the app's one Settings object.
 * `SessionDep` — an app-database session with no tenant (sign-up, sign-in, health).
+* `BearerToken` — the `Authorization: Bearer` token if any (the OpenAPI scheme is OAuth2's password
+  flow, so Swagger UI's Authorize button signs in at /api/v1/auth/login).
 * `CurrentUser` — the signed-in user and tenant, from a valid access token of a live sign-in;
   counts the request against the tenant's rate limit.
 * `TenantSessionDep` — the request's session scoped to that tenant (row-level security on
@@ -18,12 +20,13 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.dagster_client import DagsterClient
 from api.errors import ApiError
 from api.rate_limit import RateLimits
+from api.routes import API_PREFIX
 from api.security import TokenClaims, TokenError, decode_token
 from settings import Settings
 from warehouse import users
@@ -31,8 +34,16 @@ from warehouse.app_db import session_factory
 from warehouse.models import Tenant, User
 from warehouse.tenant_scope import tenant_session
 
-bearer = HTTPBearer(auto_error=False, description="The access token from /api/v1/auth/login.")
-_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# OAuth2 password flow, so Swagger UI's Authorize button signs in with email and password; any
+# client may as well send the access token from the login answer as `Authorization: Bearer …`.
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl=f"{API_PREFIX}/auth/login",
+    scheme_name="OAuth2",
+    auto_error=False,
+    description="Sign in with your email and password, or send the access token from "
+    f"{API_PREFIX}/auth/login as `Authorization: Bearer …`.",
+)
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def get_settings(request: Request) -> Settings:
@@ -73,17 +84,22 @@ def limit_auth_by_ip(request: Request, limits: LimitsDep) -> None:
     limits.hit(limits.auth, "auth", client_ip(request))
 
 
-async def get_claims(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
-) -> TokenClaims:
-    # async: no I/O here, so it runs on the event loop instead of costing a thread hop.
-    if credentials is None:
-        raise ApiError(401, "not_authenticated", headers=_BEARER_CHALLENGE)
+BearerToken = Annotated[str | None, Security(oauth2)]
+
+
+def access_claims(settings: Settings, token: str | None) -> TokenClaims:
+    """The claims of a valid access token; 401 with a Bearer challenge otherwise."""
+    if not token:
+        raise ApiError(401, "not_authenticated", headers=BEARER_CHALLENGE)
     try:
-        claims = decode_token(settings.jwt_secret, credentials.credentials, kind="access")
+        return decode_token(settings.jwt_secret, token, kind="access")
     except TokenError as exc:
-        raise ApiError(401, exc.code, headers=_BEARER_CHALLENGE) from None
-    return claims
+        raise ApiError(401, exc.code, headers=BEARER_CHALLENGE) from None
+
+
+async def get_claims(settings: SettingsDep, token: BearerToken) -> TokenClaims:
+    # async: no I/O here, so it runs on the event loop instead of costing a thread hop.
+    return access_claims(settings, token)
 
 
 ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
@@ -114,10 +130,10 @@ def get_current_user(
     limits.hit(limits.tenant, "tenant", claims.tenant_id)  # here: a shared (Redis) counter blocks
     found = users.signed_in(session, claims.tenant_id, claims.user_id, claims.family_id)
     if found is None or found[1].status == "deleted":
-        raise ApiError(401, "invalid_token", headers=_BEARER_CHALLENGE)
+        raise ApiError(401, "invalid_token", headers=BEARER_CHALLENGE)
     user, tenant, revoked = found
     if revoked:
-        raise ApiError(401, "session_revoked", headers=_BEARER_CHALLENGE)
+        raise ApiError(401, "session_revoked", headers=BEARER_CHALLENGE)
     state = request.scope.setdefault("state", {})
     state.update(locale=tenant.locale, tenant_id=tenant.id, user_id=user.id)
     if tenant.status != "active":

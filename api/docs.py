@@ -1,66 +1,68 @@
-"""Swagger UI at /docs and ReDoc at /redoc.
+"""Swagger UI at /docs and ReDoc at /redoc, working offline, and the OpenAPI document at /openapi.json.
 
-Their scripts come from the `fastapi-offline` package when it is installed (served by the API
-itself: works offline and keeps the pages' CSP to 'self'), else from the jsDelivr CDN as FastAPI
-does by default.
+Their scripts and styles are the swagger-ui-dist and ReDoc bundles shipped in the `fastapi-offline`
+package, served by the API itself under /docs/assets: the pages work without internet (and behind
+proxies that block CDNs), and their CSP stays 'self' (api/middleware.py). The root paths are the
+ones the predecessor documented; /api/v1/openapi.json stays as well.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_PATH = "/docs/assets"
-CDN = "https://cdn.jsdelivr.net"
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
+OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
+ROOT_OPENAPI_PATH = "/openapi.json"
+
+SWAGGER_JS = f"{ASSETS_PATH}/swagger-ui-bundle.js"
+SWAGGER_CSS = f"{ASSETS_PATH}/swagger-ui.css"
+REDOC_JS = f"{ASSETS_PATH}/redoc.standalone.js"
+FAVICON = f"{ASSETS_PATH}/favicon.png"
 
 
-def local_assets() -> Path | None:
-    spec = importlib.util.find_spec("fastapi_offline")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    static = Path(next(iter(spec.submodule_search_locations))) / "static"
-    return static if (static / "swagger-ui-bundle.js").exists() else None
+def install(app: FastAPI, title: str) -> None:
+    """Add the two pages, their assets, Swagger's OAuth2 redirect page and /openapi.json."""
+    openapi_url = app.openapi_url or ROOT_OPENAPI_PATH
+    app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS), name="docs-assets")
 
-
-def install(app: FastAPI, openapi_url: str, title: str) -> str:
-    """Add the two pages; returns the origin their assets load from ('' for this server)."""
-    assets = local_assets()
-    if assets is not None:
-        app.mount(ASSETS_PATH, StaticFiles(directory=assets), name="docs-assets")
-        swagger_js, swagger_css = f"{ASSETS_PATH}/swagger-ui-bundle.js", f"{ASSETS_PATH}/swagger-ui.css"
-        redoc_js, favicon = f"{ASSETS_PATH}/redoc.standalone.js", f"{ASSETS_PATH}/favicon.png"
-        origin = ""
-    else:
-        swagger_js = f"{CDN}/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
-        swagger_css = f"{CDN}/npm/swagger-ui-dist@5/swagger-ui.css"
-        redoc_js = f"{CDN}/npm/redoc@2/bundles/redoc.standalone.js"
-        favicon = "https://fastapi.tiangolo.com/img/favicon.png"
-        origin = CDN
+    @app.get(ROOT_OPENAPI_PATH, include_in_schema=False)
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{title} — Swagger UI",
-            swagger_js_url=swagger_js,
-            swagger_css_url=swagger_css,
-            swagger_favicon_url=favicon,
-            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+            swagger_js_url=SWAGGER_JS,
+            swagger_css_url=SWAGGER_CSS,
+            swagger_favicon_url=FAVICON,
+            oauth2_redirect_url=OAUTH2_REDIRECT_PATH,
+            swagger_ui_parameters={
+                "persistAuthorization": True,
+                "displayRequestDuration": True,
+                # Swagger UI would otherwise fetch a validity badge from validator.swagger.io.
+                "validatorUrl": None,
+            },
         )
+
+    @app.get(OAUTH2_REDIRECT_PATH, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title} — ReDoc",
-            redoc_js_url=redoc_js,
-            redoc_favicon_url=favicon,
+            redoc_js_url=REDOC_JS,
+            redoc_favicon_url=FAVICON,
             with_google_fonts=False,
         )
-
-    return origin

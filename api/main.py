@@ -29,9 +29,11 @@ DESCRIPTION = """
 Stock, orders and days of cover of your Wildberries and Ozon products, your marketplace keys,
 and syncs on demand.
 
-Sign in with `POST /api/v1/auth/login`, then send the access token as `Authorization: Bearer …`
-(the **Authorize** button). Errors share one shape: `{"error": {"code", "message", "request_id"}}`;
-messages are in Russian unless `Accept-Language` asks for English (or your account's locale is `en`).
+Sign in with `POST /api/v1/auth/login` (JSON `{"email" or "username", "password"}`, or an OAuth2
+password form), then send the access token as `Authorization: Bearer …`; the **Authorize** button
+does both with your email and password. Errors share one shape:
+`{"error": {"code", "message", "request_id"}}`; messages are in Russian unless `Accept-Language`
+asks for English (or your account's locale is `en`).
 """
 
 
@@ -76,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     errors.install(app)
-    asset_origin = docs.install(app, app.openapi_url or "", TITLE)
+    docs.install(app, TITLE)
     origins = settings.cors_origin_list
     if origins:
         app.add_middleware(
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, docs_asset_origin=asset_origin)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 
 

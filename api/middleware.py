@@ -38,22 +38,19 @@ _COMMON_HEADERS = [
 _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
 
-def docs_csp(asset_origin: str) -> bytes:
-    # Swagger UI and ReDoc run an inline bootstrap script and load their bundle (and ReDoc a web
-    # worker) from the asset origin; nothing else may load, and no one may frame the page.
-    source = f"'self' {asset_origin}".strip()
-    return (
-        f"default-src 'none'; script-src {source} 'unsafe-inline'; style-src {source} 'unsafe-inline'; "
-        f"img-src {source} data:; font-src {source} data:; connect-src 'self'; worker-src {source} blob:; "
-        "frame-ancestors 'none'"
-    ).encode()
+# Swagger UI and ReDoc run an inline bootstrap script and load their bundles (and ReDoc a web
+# worker) from this server (api/docs.py); nothing else may load, and no one may frame the page.
+_DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    b"frame-ancestors 'none'"
+)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics, docs_asset_origin: str = "") -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.docs_csp = docs_csp(docs_asset_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +62,7 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         token = request_id_var.set(request_id)
         path: str = scope.get("path", "")
-        csp = self.docs_csp if path.startswith(DOCS_PATHS) else _API_CSP
+        csp = _DOCS_CSP if path.startswith(DOCS_PATHS) else _API_CSP
         status = 500
         response_started = False
 

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["owner", "admin", "viewer"]
 Locale = Literal["ru", "en"]
@@ -31,26 +31,73 @@ def timezones() -> list[str]:
 
 
 class Strict(BaseModel):
+    """Settings bodies: a misspelt field is refused, so a change is never silently dropped."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+class Lenient(BaseModel):
+    """The auth bodies the predecessor documented: scripts written against it send fields of their
+    own (`grant_type`, `scope`, `client_id`, …), which are ignored, not refused."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 # --- auth --------------------------------------------------------------------------------------
 
+# Telegram: "at most 52 significant bits" (Bot API, User.id); strict, so `true` or "12" are refused.
+TelegramId = Annotated[int, Field(strict=True, ge=1, lt=2**52)]
+# What a sign-in names the account by: lenient, as a wrong one only fails to match.
+SignInName = Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00]*$")]
 
-class RegisterRequest(Strict):
+
+class RegisterRequest(Lenient):
     email: Email
     password: Password
-    tenant_name: Name = Field(description="The seller's name, e.g. the shop or legal entity.")
+    tenant_name: Name | None = Field(
+        None,
+        description="The seller's name, e.g. the shop or legal entity; by default the part of the "
+        "email before @.",
+    )
+    telegram_id: TelegramId | None = Field(
+        None, description="Your Telegram user id, so the bot can link your chat."
+    )
     locale: Locale = "ru"
 
 
-class LoginRequest(Strict):
-    email: Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00]*$")]
+class LoginRequest(Lenient):
+    """Email (as `email`, or as `username` like an OAuth2 password form) and password."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["email"]}, {"required": ["username"]}]}
+    )
+
+    email: SignInName | None = None
+    username: SignInName | None = Field(None, description="Your email (OAuth2's name).")
     password: Annotated[str, Field(min_length=1, max_length=128)]
+    grant_type: Literal["password"] | None = Field(
+        None, description="OAuth2 password flow: `password` when given."
+    )
+
+    @model_validator(mode="after")
+    def _named(self) -> LoginRequest:
+        if self.email is None and self.username is None:
+            raise ValueError("email or username is required")
+        return self
+
+    @property
+    def login_email(self) -> str:
+        return self.email or self.username or ""
 
 
-class RefreshRequest(Strict):
+class RefreshRequest(Lenient):
     refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class LogoutRequest(Lenient):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None, description="Ends this token's sign-in; without it, the Bearer access token's."
+    )
 
 
 class UserOut(BaseModel):
@@ -58,6 +105,7 @@ class UserOut(BaseModel):
     email: str
     role: Role
     tenant_id: str
+    telegram_id: int | None = None
     created_at: datetime
 
 

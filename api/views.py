@@ -12,7 +12,12 @@ from warehouse.tenants import CredentialStatus
 
 def user_view(user: User) -> UserOut:
     return UserOut(
-        id=user.id, email=user.email, role=user.role, tenant_id=user.tenant_id, created_at=user.created_at
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        tenant_id=user.tenant_id,
+        telegram_id=user.telegram_id,
+        created_at=user.created_at,
     )
 
 

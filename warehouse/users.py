@@ -58,15 +58,33 @@ def tenant_slug(name: str) -> str:
 
 
 def register(
-    session: Session, *, email: str, password_hash: str, tenant_name: str, locale: str = "ru"
+    session: Session,
+    *,
+    email: str,
+    password_hash: str,
+    tenant_name: str | None = None,
+    locale: str = "ru",
+    telegram_id: int | None = None,
 ) -> Registration:
-    """A new tenant on a 14-day trial of the starter tier, with `email` as its owner."""
+    """A new tenant on a 14-day trial of the starter tier, with `email` as its owner.
+
+    Without a name the tenant is called by the email's local part (`ivan.petrov@…` → `ivan.petrov`,
+    id `ivan-petrov`, or `ivan-petrov-<hex>` when taken), which the seller can rename later.
+    """
     email = _email(email)
+    telegram_id = _telegram_id(telegram_id)
     if get_user_by_email(session, email) is not None:
         raise EmailTaken(email)
-    tenant = create_tenant(session, _free_slug(session, tenant_slug(tenant_name)), tenant_name, locale=locale)
+    name = tenant_name if tenant_name is not None else email.split("@", 1)[0]
+    tenant = create_tenant(session, _free_slug(session, tenant_slug(name)), name, locale=locale)
     try:
-        user = User(tenant_id=tenant.id, email=email, password_hash=password_hash, role="owner")
+        user = User(
+            tenant_id=tenant.id,
+            email=email,
+            password_hash=password_hash,
+            role="owner",
+            telegram_id=telegram_id,
+        )
         subscription = Subscription(
             tenant_id=tenant.id,
             tier=TRIAL_TIER,
@@ -170,6 +188,13 @@ def _email(email: str) -> str:
     if len(email) > 320 or not EMAIL.match(email):
         raise ValueError("not an email address")
     return email
+
+
+def _telegram_id(telegram_id: int | None) -> int | None:
+    # Telegram user ids are positive and fit in 52 bits (Bot API, User.id).
+    if telegram_id is not None and (isinstance(telegram_id, bool) or not 0 < telegram_id < 2**52):
+        raise ValueError("a Telegram user id is a positive integer below 2^52")
+    return telegram_id
 
 
 def _role(role: str) -> str:

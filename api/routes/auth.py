@@ -7,15 +7,19 @@ import logging
 from fastapi import APIRouter, Depends, Response, status
 
 from api.deps import (
+    BEARER_CHALLENGE,
+    BearerToken,
     CurrentUser,
     SessionDep,
     SettingsDep,
     TenantSessionDep,
+    access_claims,
     limit_auth_by_ip,
     token_lifetimes,
 )
 from api.errors import ApiError, responses
-from api.models import LoginRequest, MeOut, RefreshRequest, RegisterRequest, TokenPair
+from api.login_body import LoginBody, openapi_request_body
+from api.models import LogoutRequest, MeOut, RefreshRequest, RegisterRequest, TokenPair
 from api.routes import API_PREFIX
 from api.security import TokenError, decode_token, encode_token, hash_password, verify_password
 from api.views import me_view, user_view
@@ -36,7 +40,8 @@ limited = [Depends(limit_auth_by_ip)]
     responses=responses(400, 409, 422, 429),
 )
 def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
-    """A new seller account (tenant) with you as its owner, on a 14-day trial of the starter tier."""
+    """A new seller account (tenant) with you as its owner, on a 14-day trial of the starter tier.
+    Without `tenant_name` the account is named after your email (the part before @)."""
     try:
         made = users.register(
             session,
@@ -44,6 +49,7 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
             password_hash=hash_password(body.password),
             tenant_name=body.tenant_name,
             locale=body.locale,
+            telegram_id=body.telegram_id,
         )
     except users.EmailTaken:
         raise ApiError(409, "email_taken") from None
@@ -53,10 +59,16 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
     return _sign_in(session, settings, made.user)
 
 
-@router.post("/login", dependencies=limited, responses=responses(400, 401, 422, 429))
-def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
-    """Email and password for an access token (15 min) and a refresh token (30 days)."""
-    user = users.get_user_by_email(session, body.email)
+@router.post(
+    "/login",
+    dependencies=limited,
+    responses=responses(400, 401, 422, 429),
+    openapi_extra={"requestBody": openapi_request_body()},
+)
+def login(body: LoginBody, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Email and password for an access token (15 min) and a refresh token (30 days). JSON with
+    `email` or `username`, or an OAuth2 password form (`username`, `password`, `grant_type`)."""
+    user = users.get_user_by_email(session, body.login_email)
     valid, new_hash = verify_password(body.password, user.password_hash if user else None)
     if user is None or not valid:
         raise ApiError(401, "invalid_credentials")
@@ -94,16 +106,20 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=limited,
     responses=responses(400, 401, 422, 429),
+    # Either credential ends the sign-in: the Bearer token is optional when a refresh token is sent.
+    openapi_extra={"security": [{"OAuth2": []}, {}]},
 )
-def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Response:
-    """End this sign-in: its refresh token and the access tokens issued with it stop working."""
-    try:
-        claims = decode_token(settings.jwt_secret, body.refresh_token, kind="refresh")
-    except TokenError as exc:
-        if exc.code != "token_expired":
-            raise ApiError(401, exc.code) from None
-        return Response(status_code=status.HTTP_204_NO_CONTENT)  # already over
-    auth_tokens.revoke_family(session, claims.family_id, user_id=claims.user_id)
+def logout(
+    session: SessionDep, settings: SettingsDep, token: BearerToken, body: LogoutRequest | None = None
+) -> Response:
+    """End this sign-in: its refresh token and the access tokens issued with it stop working. Send
+    the refresh token in the body, or only the access token as `Authorization: Bearer …`."""
+    if body is not None and body.refresh_token is not None:
+        _end_by_refresh_token(session, settings, body.refresh_token)
+    else:
+        claims = access_claims(settings, token)
+        if auth_tokens.revoke_family(session, claims.family_id, user_id=claims.user_id) == 0:
+            raise ApiError(401, "session_revoked", headers=BEARER_CHALLENGE)  # already ended
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -111,6 +127,16 @@ def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> 
 def me(principal: CurrentUser, session: TenantSessionDep) -> MeOut:
     """The signed-in user and their seller account."""
     return me_view(session, principal.user, principal.tenant)
+
+
+def _end_by_refresh_token(session: SessionDep, settings: Settings, refresh_token: str) -> None:
+    try:
+        claims = decode_token(settings.jwt_secret, refresh_token, kind="refresh")
+    except TokenError as exc:
+        if exc.code != "token_expired":
+            raise ApiError(401, exc.code) from None
+        return  # already over
+    auth_tokens.revoke_family(session, claims.family_id, user_id=claims.user_id)
 
 
 def _sign_in(session: SessionDep, settings: Settings, user: User) -> TokenPair:

@@ -6,6 +6,7 @@ import base64
 import json
 import random
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -238,3 +239,156 @@ def test_replicas_share_the_limit_through_redis(tmp_path: Path, app_db: str, san
         for i in range(7)
     ]
     assert [a.status_code for a in answers] == [401] * 5 + [429] * 2
+
+
+# --- the documented shapes (the predecessor's README, OAuth2 password clients) -----------------
+
+
+def _unique(local: str) -> str:
+    return f"{local}-{uuid.uuid4().hex[:8]}"
+
+
+def test_register_with_the_documented_body_keeps_the_telegram_id(client: TestClient) -> None:
+    local = _unique("ivan.petrov")
+    email = f"{local}@example.com"
+    # Verbatim the predecessor's documented body: no tenant name.
+    response = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "telegram_id": 123456789}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["telegram_id"] == 123456789
+    status, me = me_status(client, response.json()["access_token"])
+    assert status == 200
+    assert me["user"]["telegram_id"] == 123456789 and me["user"]["email"] == email
+    # The account is named after the email's local part; its id is that name as a slug.
+    assert me["tenant"]["name"] == local and me["tenant"]["id"] == local.replace(".", "-")
+
+    # The same local part at another domain gets the same name and an id of its own.
+    twin = client.post("/api/v1/auth/register", json={"email": f"{local}@example.org", "password": PASSWORD})
+    assert twin.status_code == 201, twin.text
+    twin_me = me_status(client, twin.json()["access_token"])[1]
+    assert twin_me["tenant"]["name"] == local and twin_me["user"]["telegram_id"] is None
+    assert twin_me["tenant"]["id"].startswith(local.replace(".", "-") + "-")
+    assert twin_me["tenant"]["id"] != me["tenant"]["id"]
+
+
+def test_login_with_the_documented_username_body(client: TestClient, seller: Seller) -> None:
+    response = client.post("/api/v1/auth/login", json={"username": seller.email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    assert tokens["token_type"] == "bearer" and tokens["user"]["email"] == seller.email
+    assert me_status(client, tokens["access_token"])[0] == 200
+    wrong = client.post("/api/v1/auth/login", json={"username": seller.email, "password": "not it!"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_login_with_an_oauth2_password_form_as_swagger_sends_it(client: TestClient, seller: Seller) -> None:
+    # What Swagger UI's Authorize button posts for the password flow (RFC 6749 §4.3.2).
+    form = {"grant_type": "password", "username": seller.email, "password": PASSWORD, "scope": ""}
+    response = client.post("/api/v1/auth/login", data=form)
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    assert tokens["token_type"] == "bearer" and me_status(client, tokens["access_token"])[0] == 200
+    # grant_type may be left out; a wrong password is refused as in JSON.
+    no_grant = client.post("/api/v1/auth/login", data={"username": seller.email, "password": PASSWORD})
+    assert no_grant.status_code == 200
+    wrong = client.post("/api/v1/auth/login", data={**form, "password": "not the password"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
+    other_grant = client.post("/api/v1/auth/login", data={**form, "grant_type": "client_credentials"})
+    assert other_grant.status_code == 422 and other_grant.json()["error"]["code"] == "validation_error"
+    missing = client.post("/api/v1/auth/login", data={"username": seller.email})
+    assert missing.status_code == 422
+    assert missing.json()["error"]["details"][0]["field"] == "body.password"
+
+    # The document tells Swagger UI to sign in there, with this form.
+    document = client.get("/api/v1/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert [s["flows"]["password"]["tokenUrl"] for s in schemes.values()] == ["/api/v1/auth/login"]
+    login_body = document["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
+    assert set(login_body) == {"application/json", "application/x-www-form-urlencoded"}
+
+
+def test_logout_with_only_the_bearer_token_ends_that_sign_in(client: TestClient, seller: Seller) -> None:
+    other_device = login(client, seller.email)
+    bearer = {"Authorization": f"Bearer {seller.access}"}
+    assert client.post("/api/v1/auth/logout", headers=bearer).status_code == 204
+
+    status, body = me_status(client, seller.access)
+    assert status == 401 and body["error"]["code"] == "session_revoked"
+    refresh = client.post("/api/v1/auth/refresh", json={"refresh_token": seller.refresh})
+    assert refresh.status_code == 401 and refresh.json()["error"]["code"] == "session_revoked"
+    again = client.post("/api/v1/auth/logout", headers=bearer)
+    assert again.status_code == 401 and again.json()["error"]["code"] == "session_revoked"
+    # Only that sign-in ended.
+    assert me_status(client, other_device["access_token"])[0] == 200
+
+
+def test_logout_without_any_token_is_refused(client: TestClient) -> None:
+    for answer in (client.post("/api/v1/auth/logout"), client.post("/api/v1/auth/logout", json={})):
+        assert answer.status_code == 401 and answer.json()["error"]["code"] == "not_authenticated"
+        assert answer.headers["www-authenticate"] == "Bearer"
+    garbage = client.post("/api/v1/auth/logout", headers={"Authorization": "Bearer garbage"})
+    assert garbage.status_code == 401 and garbage.json()["error"]["code"] == "invalid_token"
+
+
+def test_unknown_fields_in_the_auth_bodies_are_ignored(client: TestClient) -> None:
+    email = f"{_unique('extra')}@example.com"
+    registered = client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "phone": "+7 900 000-00-00", "referrer": {"id": 1}},
+    )
+    assert registered.status_code == 201, registered.text
+    signed_in = client.post(
+        "/api/v1/auth/login",
+        json={"username": email, "password": PASSWORD, "remember_me": True, "client_id": "script"},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    refreshed = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": signed_in.json()["refresh_token"], "device": "x"}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    out = client.post(
+        "/api/v1/auth/logout", json={"refresh_token": refreshed.json()["refresh_token"], "everywhere": False}
+    )
+    assert out.status_code == 204
+    assert me_status(client, refreshed.json()["access_token"])[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "register",
+            {"email": "a@example.com", "password": PASSWORD, "telegram_id": "not a number"},
+            "telegram_id",
+        ),
+        ("register", {"email": "a@example.com", "password": PASSWORD, "telegram_id": True}, "telegram_id"),
+        (
+            "register",
+            {"email": "a@example.com", "password": PASSWORD, "telegram_id": "123456"},
+            "telegram_id",
+        ),
+        ("register", {"email": "a@example.com", "password": PASSWORD, "telegram_id": -5}, "telegram_id"),
+        ("register", {"email": 12345, "password": PASSWORD}, "email"),
+        ("register", {"email": "a@example.com", "password": ["a", "list"]}, "password"),
+        ("register", {"email": "a@example.com", "password": PASSWORD, "tenant_name": 7}, "tenant_name"),
+        ("login", {"username": 12345, "password": PASSWORD}, "username"),
+        ("login", {"email": "a@example.com", "password": 12345678}, "password"),
+        ("login", {"username": {"email": "a@example.com"}, "password": PASSWORD}, "username"),
+        ("refresh", {"refresh_token": 42}, "refresh_token"),
+        ("logout", {"refresh_token": ["x"]}, "refresh_token"),
+    ],
+)
+def test_wrong_types_are_still_refused(client: TestClient, path: str, body: dict, field: str) -> None:
+    answer = client.post(f"/api/v1/auth/{path}", json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "validation_error"
+    assert {d["field"] for d in error["details"]} == {f"body.{field}"}
+    assert PASSWORD not in answer.text
+
+
+def test_login_names_no_account_when_neither_email_nor_username_is_sent(client: TestClient) -> None:
+    answer = client.post("/api/v1/auth/login", json={"login": "a@example.com", "password": PASSWORD})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"][0]["message"].endswith("email or username is required")
