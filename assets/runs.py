@@ -4,7 +4,6 @@ instance (so the runs show in the UI), one run per tenant at a time."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,16 +11,11 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, Definitions, EventLogEntry, RunsFilter
 
+from assets.instance_config import prepare_dagster_home
 from assets.jobs import SYNC_JOB, sync_selection, sync_tags
 from assets.partitions import partition_key, tenant_partitions
 from warehouse.tenants import TenantInfo
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# A checkout has dagster.yaml at its root; the wheel carries the same file inside this package.
-INSTANCE_CONFIG = next(
-    (p for p in (REPO_ROOT / "dagster.yaml", Path(__file__).with_name("dagster.yaml")) if p.exists()),
-    REPO_ROOT / "dagster.yaml",
-)
 # Execution quiet on the console: the caller's event listener gets (and keeps) every event.
 _SILENT_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 ACTIVE = [
@@ -34,11 +28,7 @@ ACTIVE = [
 
 def local_instance(home: Path) -> DagsterInstance:
     """The embedded default's Dagster instance under `home/dagster`, with the repo's dagster.yaml."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or (home / "dagster")).resolve()
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        shutil.copy(INSTANCE_CONFIG, config)
+    dagster_home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or (home / "dagster")))
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return DagsterInstance.get()
 

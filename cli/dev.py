@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -147,7 +146,7 @@ def _first_line(stream: IO[bytes] | None) -> str:
 )
 def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> None:
     """Dagster UI, REST API and sandbox marketplaces until Ctrl-C (or SIGTERM) stops them all."""
-    from assets.runs import INSTANCE_CONFIG
+    from assets.instance_config import prepare_dagster_home
 
     settings = get_settings()
     home = settings.home.resolve()
@@ -157,10 +156,7 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
     scenario_file = Path(scenario_path) if scenario_path else home / "dev-scenario.json"
     if not scenario_path:
         scenario_file.write_bytes(orjson.dumps(demo_scenario()))
-    dagster_home = home / "dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    if not (dagster_home / "dagster.yaml").exists():
-        shutil.copy(INSTANCE_CONFIG, dagster_home / "dagster.yaml")
+    dagster_home = prepare_dagster_home(home / "dagster")
     # definitions.py's folder: the checkout's root, or site-packages for an installed wheel.
     spec = importlib.util.find_spec("definitions")
     code_root = Path(spec.origin).parent if spec and spec.origin else Path.cwd()
