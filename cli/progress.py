@@ -120,7 +120,7 @@ class SyncProgress:
             entry.job_name or "",
             entry.run_id,
             entry.step_key or "",
-            event.event_type_value if event else "",
+            event.event_type.name if event else "",
             entry.message,
         ]
         self._log.write(" - ".join(p for p in parts if p) + "\n")
