@@ -58,9 +58,10 @@ def _start(
     return _Server(name, process, stop_signal, log)
 
 
-def _children_by_parent() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, start time) of every process, from Linux /proc (empty elsewhere)."""
+    table: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
         if not entry.name.isdigit():
             continue
         try:
@@ -68,20 +69,21 @@ def _children_by_parent() -> dict[int, list[int]]:
         except OSError:
             continue  # exited meanwhile
         # The command name (field 2) may hold spaces and parentheses: parse after its last ')'.
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(parent, []).append(int(entry.name))
-    return tree
+        fields = stat.rsplit(")", 1)[1].split()
+        table[int(entry.name)] = (int(fields[1]), fields[19])
+    return table
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (Linux /proc; empty elsewhere)."""
-    if not Path("/proc/self/stat").exists():
-        return set()
-    tree, found, todo = _children_by_parent(), set(), [pid]
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below `pid`, with its start time (a pid may be reused once it exits)."""
+    table = _processes()
+    found: dict[int, str] = {}
+    todo = [pid]
     while todo:
-        for child in tree.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
+        parent = todo.pop()
+        for child, (ppid, started) in table.items():
+            if ppid == parent and child not in found:
+                found[child] = started
                 todo.append(child)
     return found
 
@@ -93,7 +95,7 @@ def _signal_group(server: _Server, sig: int) -> None:
 
 def stop_servers(servers: list[_Server], grace: float = GRACE_SECONDS) -> None:
     """Ask every server to stop, wait up to `grace` seconds, then kill whatever is left."""
-    remembered = {p for s in servers for p in descendants(s.process.pid)}
+    remembered = {p: t for s in servers for p, t in descendants(s.process.pid).items()}
     for server in servers:
         _signal_group(server, server.stop_signal)
     deadline = time.monotonic() + grace
@@ -103,10 +105,13 @@ def stop_servers(servers: list[_Server], grace: float = GRACE_SECONDS) -> None:
     for server in servers:
         _signal_group(server, signal.SIGKILL)
         server.process.wait()
-    # A child that left its group (its own session) is still one of ours.
-    for pid in remembered:
-        with suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+    # A child that left its group (its own session) is still one of ours — if it is the same
+    # process, not a newcomer that got its pid.
+    now = _processes()
+    for pid, started in remembered.items():
+        if pid in now and now[pid][1] == started:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @contextmanager
