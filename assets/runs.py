@@ -4,17 +4,20 @@ instance (so the runs show in the UI), one run per tenant at a time."""
 from __future__ import annotations
 
 import os
-import shutil
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, Definitions, EventLogEntry, RunsFilter
 
+from assets.instance_config import prepare_dagster_home
 from assets.jobs import SYNC_JOB, sync_selection, sync_tags
 from assets.partitions import partition_key, tenant_partitions
 from warehouse.tenants import TenantInfo
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# Execution quiet on the console: the caller's event listener gets (and keeps) every event.
+_SILENT_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 ACTIVE = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -25,11 +28,7 @@ ACTIVE = [
 
 def local_instance(home: Path) -> DagsterInstance:
     """The embedded default's Dagster instance under `home/dagster`, with the repo's dagster.yaml."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or (home / "dagster")).resolve()
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        shutil.copy(REPO_ROOT / "dagster.yaml", config)
+    dagster_home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or (home / "dagster")))
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return DagsterInstance.get()
 
@@ -45,7 +44,15 @@ class SyncOutcome:
     error: str | None
 
 
-def run_sync(defs: Definitions, instance: DagsterInstance, tenant: TenantInfo, trigger: str) -> SyncOutcome:
+def run_sync(
+    defs: Definitions,
+    instance: DagsterInstance,
+    tenant: TenantInfo,
+    trigger: str,
+    on_event: Callable[[EventLogEntry], None] | None = None,
+) -> SyncOutcome:
+    """Run the tenant's partition in this process. With `on_event`, every event of the run goes
+    there (as it is stored) and Dagster's console logger stays silent."""
     if tenant.id not in instance.get_dynamic_partitions(tenant_partitions.name):
         instance.add_dynamic_partitions(tenant_partitions.name, [tenant.id])
     running = instance.get_run_records(RunsFilter(tags={"tenant": tenant.id}, statuses=ACTIVE), limit=1)
@@ -54,8 +61,13 @@ def run_sync(defs: Definitions, instance: DagsterInstance, tenant: TenantInfo, t
             f"a sync of {tenant.id} is already running (run {running[0].dagster_run.run_id})"
         )
     job = defs.resolve_job_def(SYNC_JOB)
+    run_id = str(uuid.uuid4())  # known before the run starts, to listen to it
+    if on_event is not None:
+        instance.add_event_listener(run_id, on_event)
     result = job.execute_in_process(
         instance=instance,
+        run_id=run_id,
+        run_config=_SILENT_CONSOLE if on_event is not None else None,
         partition_key=partition_key(tenant.id, tenant.tier),
         tags=sync_tags(tenant.id, tenant.tier, trigger),
         asset_selection=sync_selection(tenant.marketplaces),

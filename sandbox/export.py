@@ -34,6 +34,27 @@ _KNOWN_IDS = {name: wid for wid, name, _ in WB_WAREHOUSES}
 
 ExpectationKey = tuple[int, str, str]  # (nm_id, tech_size, warehouse name)
 
+# The export's columns this reader uses; the cabinet adds others (sums, turnover) it ignores.
+REQUIRED_COLUMNS = (
+    "Артикул продавца",
+    "Название",
+    "Артикул WB",
+    "Предмет",
+    "Бренд",
+    "Размер",
+    "Регион",
+    "Склад",
+    "Заказали, шт",
+    "Остатки на текущий день, шт",
+    "В пути к клиенту, шт",
+    "В пути от клиента, шт",
+    "Текущая цена с учетом скидок, ₽",
+)
+
+
+class ExportError(ValueError):
+    """The file is not a WB cabinet stock-history export this reader understands."""
+
 
 def _number(cell: str) -> int:
     """Export cells: empty means 0; tolerate spaces (incl. NBSP) as thousands separators."""
@@ -48,7 +69,14 @@ def _tech_size(cell: str) -> str:
 def _rows(path: str | Path) -> Iterator[dict[str, str]]:
     with open(path, encoding="utf-8-sig", newline="") as f:
         f.readline()  # line 1 is the report title, line 2 the header
-        yield from csv.DictReader(f)
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ExportError(
+                "not a WB cabinet stock-history export («История остатков»): line 2 lacks the column(s) "
+                + ", ".join(f"«{c}»" for c in missing)
+            )
+        yield from reader
 
 
 def _stable_id(text: str, low: int, high: int) -> int:
@@ -137,6 +165,8 @@ def scenario_from_cabinet_export(path: str | Path) -> dict[str, Any]:
                 }
             )
 
+    if not products:
+        raise ExportError("the export has its header but no product rows")
     # A (size, warehouse) the cabinet lists with all zeros is no stock row: absent reads as 0.
     stock_rows = [
         s for s in stocks.values() if s["quantity"] or s["in_way_to_client"] or s["in_way_from_client"]

@@ -107,3 +107,55 @@ def test_bad_scenario_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "invalid scenario" in result.stderr and "Traceback" not in result.stderr
     missing = run_cli("sandbox", "serve", "--scenario", str(tmp_path / "nope.json"), "--port", "0")
     assert missing.returncode != 0 and "cannot read scenario" in missing.stderr
+
+
+EXPORT_COLUMNS = (
+    "Артикул продавца,Название,Артикул WB,Предмет,Бренд,Размер,Регион,Склад,"
+    '"Заказали, шт","Остатки на текущий день, шт","В пути к клиенту, шт","В пути от клиента, шт",'
+    '"Текущая цена с учетом скидок, ₽"'
+)
+
+
+def test_from_export_turns_a_cabinet_export_into_a_scenario(tmp_path: Path) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Остатки по КТ по размерам\n"
+        + EXPORT_COLUMNS
+        + "\nA-1,Крем,111,Кремы,Бренд,-,Центральный,Коледино,3,12,1,0,990\n",
+        encoding="utf-8",
+    )
+    result = run_cli("sandbox", "from-export", str(export))
+    assert result.returncode == 0, result.stderr
+    [seller] = json.loads(result.stdout)["sellers"]
+    assert [p["nm_id"] for p in seller["products"]] == [111]
+    assert sum(s["quantity"] for s in seller["stocks"]) == 12 and len(seller["orders"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        # Another report: some of the export's columns, not all.
+        (
+            "Заказы\nАртикул WB,Склад,Количество\n111,Коледино,3\n",
+            ["«Артикул продавца»", "«Остатки на текущий день, шт»", "«Заказали, шт»"],
+        ),
+        # The title line removed: the header is read as the title, nothing as the header.
+        (EXPORT_COLUMNS + "\nA-1,Крем,111,Кремы,Бренд,-,Центральный,Коледино,3,12,1,0,990\n", ["«Склад»"]),
+        ("", ["«Артикул WB»"]),
+        # The right header and no rows: today's silent empty scenario.
+        ("Остатки по КТ по размерам\n" + EXPORT_COLUMNS + "\n", ["no product rows"]),
+    ],
+)
+def test_from_export_refuses_a_file_that_is_not_the_export(
+    tmp_path: Path, content: str, says: list[str]
+) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(content, encoding="utf-8")
+    result = run_cli("sandbox", "from-export", str(wrong))
+    assert result.returncode == 1
+    assert result.stdout == ""  # no scenario, not even an empty one
+    assert "Traceback" not in result.stderr and str(wrong) in result.stderr
+    for words in says:
+        assert words in result.stderr, result.stderr
+    if "Заказы" in content:  # the columns the file has are not reported missing
+        assert "«Артикул WB»" not in result.stderr and "«Склад»" not in result.stderr

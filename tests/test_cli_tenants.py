@@ -19,7 +19,7 @@ import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
-from cli_tenants import register
+from cli.tenants import register
 from pipelines.checks import MarketplaceUnavailable, check_credentials
 from sandbox.generate import generate_scenario
 from sandbox.scenario import Scenario, parse_scenario
@@ -69,7 +69,7 @@ def app_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 class Cli:
-    """The commands on a bare group (cli.py wires the same `register`), with leak checks."""
+    """The commands on a bare group (cli/__init__.py wires the same `register`), with leak checks."""
 
     def __init__(self, home: Path, app_url: str, secrets: list[str]) -> None:
         self.home, self.app_url, self.secrets = home, app_url, secrets

@@ -1,4 +1,5 @@
-"""The app database: one engine per URL, sessions, and `alembic upgrade head` without an ini file.
+"""The app database: one engine per URL, sessions, and `alembic upgrade head` on start (in code;
+alembic.ini at the repository root runs the same migrations by hand).
 
 SQLite (embedded default) and PostgreSQL (production) take the same URLs the settings hold;
 `database_url` is the one place that turns them into what SQLAlchemy needs.
@@ -15,7 +16,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,14 +80,19 @@ def _alembic_config(connection: Any) -> Config:
     return config
 
 
+def lock_for_migration(connection: Connection) -> None:
+    """On PostgreSQL, wait until no other process migrates this database; the lock ends with the
+    connection's transaction. Two processes starting at once (API replicas, a CLI command, an
+    `alembic upgrade head` by hand) must not both create tables."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+
+
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
     engine = engine_for(url)
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Two processes starting at once (API replicas, a CLI command) must not both create
-            # tables; the lock ends with this transaction.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        lock_for_migration(connection)
         command.upgrade(_alembic_config(connection), "head")
 
 

@@ -1,11 +1,13 @@
-"""Alembic environment, configured in code (warehouse/app_db.py): no alembic.ini.
+"""Alembic environment for the app database.
 
-`app_db.migrate` hands over an open connection; without one (an `alembic` command run by hand)
-the app database from settings is used.
+`app_db.migrate` (on start) hands over an open connection. Without one — `alembic upgrade head`
+run by hand from the repository root (alembic.ini) — the app database of the settings object is
+used, under the same PostgreSQL lock.
 """
 
 from __future__ import annotations
 
+from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
@@ -43,7 +45,10 @@ if connection is not None:
     _run(connection)
 else:
     from settings import get_settings
-    from warehouse.app_db import engine_for
+    from warehouse.app_db import engine_for, lock_for_migration
 
+    if config.config_file_name is not None:
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
     with engine_for(get_settings().app_database_url).begin() as own:
+        lock_for_migration(own)
         _run(own)

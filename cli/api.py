@@ -53,7 +53,3 @@ def api_command(
         proxy_headers=proxy_headers,
         server_header=False,
     )
-
-
-def register(main: click.Group) -> None:
-    main.add_command(api_command)

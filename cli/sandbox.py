@@ -1,31 +1,19 @@
-"""`stock-tracker`: the one command in front of every entry point (DESIGN §3)."""
+"""`stock-tracker sandbox`: the local stand-ins for the marketplace APIs (DESIGN §5)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
 
-from cli_api import register as register_api_commands
-from cli_dev import dev_command
-from cli_sync import sync_command
-from cli_tenants import register as register_tenant_commands
 from settings import get_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Stock Tracker: stock, orders and turnover for Wildberries and Ozon sellers."""
-
-
-@main.group()
-def sandbox() -> None:
-    """Local stand-ins for the marketplace APIs (used by the demo, tests and benchmarks)."""
-
-
-def _load(path: str | None) -> dict | None:
+def load_scenario_option(path: str | None) -> dict[str, Any] | None:
+    """A `--scenario FILE` option's scenario, or a one-line error instead of a traceback."""
     from sandbox.scenario import ScenarioError, load_scenario
 
     if path is None:
@@ -36,7 +24,12 @@ def _load(path: str | None) -> dict | None:
         raise click.ClickException(str(exc)) from None
 
 
-@sandbox.command("serve")
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """Local stand-ins for the marketplace APIs (used by the demo, tests and benchmarks)."""
+
+
+@sandbox_group.command("serve")
 @click.option(
     "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5)."
 )
@@ -56,7 +49,7 @@ def sandbox_serve(scenario_path: str | None, host: str | None, port: int | None,
     settings = get_settings()
     if time_scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--time-scale")
-    scenario = _load(scenario_path)
+    scenario = load_scenario_option(scenario_path)
 
     def announce(urls: str) -> None:
         click.echo(urls)
@@ -77,7 +70,7 @@ def sandbox_serve(scenario_path: str | None, host: str | None, port: int | None,
         raise click.ClickException(f"cannot serve on port {port}: {exc.strerror}") from None
 
 
-@sandbox.command("generate")
+@sandbox_group.command("generate")
 @click.option("--sellers", type=click.IntRange(1, 1000), default=2, show_default=True)
 @click.option(
     "--skus",
@@ -104,43 +97,17 @@ def sandbox_generate(sellers: int, skus: int, warehouses: int, days: int, seed: 
     sys.stdout.buffer.write(b"\n")
 
 
-@sandbox.command("from-export")
+@sandbox_group.command("from-export")
 @click.argument("export_csv", type=click.Path(exists=True, dir_okay=False))
 def sandbox_from_export(export_csv: str) -> None:
     """Turn a WB cabinet stock-history export (CSV) into a one-seller scenario on stdout."""
-    from sandbox.export import scenario_from_cabinet_export
+    from sandbox.export import ExportError, scenario_from_cabinet_export
 
     try:
         scenario = scenario_from_cabinet_export(Path(export_csv))
-    except (ValueError, KeyError) as exc:
+    except ExportError as exc:
+        raise click.ClickException(f"{export_csv}: {exc}") from None
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {export_csv}: {exc}") from None
     sys.stdout.buffer.write(orjson.dumps(scenario))
     sys.stdout.buffer.write(b"\n")
-
-
-@main.command("demo")
-@click.option(
-    "--scenario", "scenario_path", type=click.Path(dir_okay=False), help="Scenario JSON (DESIGN §5)."
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where sheet files go (default .stock-tracker/out).",
-)
-def demo(scenario_path: str | None, out: Path | None) -> None:
-    """Sandbox marketplaces in-process, every scenario seller as a tenant, one full sync each."""
-    from cli_sync import run_demo
-
-    summaries = run_demo(_load(scenario_path), out)
-    if any(s.status != "ok" for s in summaries):
-        raise SystemExit(1)
-
-
-register_tenant_commands(main)
-main.add_command(sync_command)
-main.add_command(dev_command)
-register_api_commands(main)
-
-if __name__ == "__main__":
-    main()
