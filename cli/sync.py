@@ -135,7 +135,7 @@ def _summary(
         tenant.id,
         tenant.name,
         marketplaces,
-        counts.products,
+        counts.catalogue_products,
         counts.warehouses,
         counts.units,
         seconds,

@@ -130,7 +130,8 @@ def order_window(days: int, timezone: str, now: datetime) -> tuple[datetime, dat
 @dataclass(frozen=True)
 class SyncCounts:
     snapshot_rows: int
-    products: int
+    products: int  # products with a row in the current snapshot
+    catalogue_products: int  # every product of the seller's catalogue (each has a sheet row)
     warehouses: int
     units: int
     orders: int
@@ -344,8 +345,20 @@ class Mart:
         orders = self.rows(
             "select coalesce(sum(quantity), 0) from mart.orders_window where tenant_id = $t", params
         )[0][0]
+        catalogue = self.rows(
+            "select count(distinct marketplace || ':' || cast(product_id as text)) from mart.products "
+            "where tenant_id = $t",
+            params,
+        )[0][0]
         return SyncCounts(
-            int(rows), int(products), int(warehouses), int(units), int(orders), int(negative), int(duplicates)
+            int(rows),
+            int(products),
+            int(catalogue),
+            int(warehouses),
+            int(units),
+            int(orders),
+            int(negative),
+            int(duplicates),
         )
 
     def raw_stock_rows(self, marketplace: str) -> int:
