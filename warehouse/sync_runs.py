@@ -7,6 +7,7 @@ Dagster keeps the full run record; this table is what the API, the bot and `tena
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -64,6 +65,38 @@ def finish_sync_run(
     row = _find(session, run)
     row.status, row.finished_at = status, utcnow()
     row.counts = counts
+    row.error = _clean_error(error)
+    session.commit()
+    return row
+
+
+def record_finished_run(
+    session: Session,
+    run_id: str,
+    tenant_id: str,
+    trigger: str,
+    tier: str,
+    status: str,
+    started_at: datetime,
+    finished_at: datetime,
+    error: str | None = None,
+) -> SyncRun:
+    """The outcome of a Dagster run, whoever launched it: the row the API created when it launched
+    the run is completed; a scheduled or CLI run gets its row now. Safe to call twice."""
+    _one_of("status", status, FINISHED)
+    _one_of("tier", tier, TIERS)
+    row = session.scalar(select(SyncRun).where(SyncRun.run_id == run_id))
+    if row is None:
+        if session.get(Tenant, tenant_id) is None:
+            raise LookupError(f"no tenant {tenant_id!r}")
+        row = SyncRun(
+            tenant_id=tenant_id,
+            run_id=run_id,
+            trigger=trigger if trigger in SYNC_TRIGGERS else "manual",
+            tier=tier,
+        )
+        session.add(row)
+    row.status, row.started_at, row.finished_at = status, started_at, finished_at
     row.error = _clean_error(error)
     session.commit()
     return row
