@@ -71,8 +71,19 @@ def _failure_reason(instance: DagsterInstance, run_id: str) -> str:
         if data.user_failure_data and data.user_failure_data.description:
             reasons.append(data.user_failure_data.description)
         elif data.error:
-            reasons.append(data.error.message.strip())
+            # After the retries Dagster reports "Exceeded max_retries"; the seller's reason (the
+            # Failure the step raised) is the first cause.
+            error = data.error
+            while error.cause is not None:
+                error = error.cause
+            reasons.append(_without_class(error.message.strip()))
     return "; ".join(dict.fromkeys(reasons)) or "the run failed"
+
+
+def _without_class(message: str) -> str:
+    # Serialized errors start with the exception's dotted class name.
+    head, sep, rest = message.partition(": ")
+    return rest if sep and "." in head and " " not in head else message
 
 
 @run_status_sensor(
