@@ -1,9 +1,10 @@
 """The platform's metrics, read from the systems of record each time Prometheus scrapes.
 
 Syncs run in their own processes (pods on Kubernetes): counters kept inside a run die with it.
-So the API's /metrics reads what the runs wrote to the app database (sync_runs, marketplace_calls,
-marketplace_loads, sheet_publishes, sheets_write_budget) and asks the Dagster instance how many
-runs are queued and running. Counters are sums over rows that are only ever added.
+So the API's /metrics reads what the runs wrote to the app database — the running totals they keep
+beside their records (platform_counters: syncs, durations, marketplace calls, rows, publishes),
+each tenant's last good sync, the Sheets budget — and asks the Dagster instance how many runs are
+queued and running.
 
 No series carries a tenant label: 10 000 tenants would mean 10 000 series per metric. Per-tenant
 detail lives in the API (sync history) and the Dagster UI.
@@ -27,13 +28,14 @@ from sqlalchemy.orm import Session
 from warehouse import platform_stats as stats
 from warehouse.app_db import session_factory
 from warehouse.models import TIERS
+from warehouse.telemetry import DURATION_BUCKETS
 
 log = logging.getLogger("stock_tracker.api")
 Source = Callable[[Session, datetime], Iterable[Metric]]
 
 
 def _syncs(session: Session, now: datetime) -> Iterable[Metric]:
-    totals = stats.sync_totals(session)
+    totals = stats.totals(session)
     syncs = CounterMetricFamily(
         "stock_tracker_syncs",
         "Tenant syncs finished, by tier and outcome (success, failed, skipped).",
@@ -41,7 +43,7 @@ def _syncs(session: Session, now: datetime) -> Iterable[Metric]:
     )
     for tier in TIERS:
         for outcome in stats.FINISHED:
-            syncs.add_metric([tier, outcome], totals.outcomes.get((tier, outcome), 0))
+            syncs.add_metric([tier, outcome], totals.syncs.get((tier, outcome), 0.0))
     duration = HistogramMetricFamily(
         "stock_tracker_sync_duration_seconds",
         "Wall time of finished tenant syncs, by tier.",
@@ -49,9 +51,9 @@ def _syncs(session: Session, now: datetime) -> Iterable[Metric]:
     )
     for tier in TIERS:
         h = totals.durations[tier]
-        buckets = [(_bound(b), n) for b, n in zip(stats.DURATION_BUCKETS, h.buckets, strict=True)]
+        buckets = [(_bound(b), n) for b, n in zip(DURATION_BUCKETS, h.buckets, strict=True)]
         duration.add_metric([tier], [*buckets, ("+Inf", h.count)], h.total_seconds)
-    return [syncs, duration]
+    return [syncs, duration, *_marketplaces(totals), *_sheet_totals(totals)]
 
 
 def _bound(value: float) -> str:
@@ -87,55 +89,51 @@ def _staleness(session: Session, now: datetime) -> Iterable[Metric]:
     return [oldest, p95, stale, cadence]
 
 
-def _marketplaces(session: Session, now: datetime) -> Iterable[Metric]:
+def _marketplaces(totals: stats.Totals) -> Iterable[Metric]:
     labels = ["marketplace", "family"]
-    requests = CounterMetricFamily(
-        "stock_tracker_marketplace_requests",
-        "Requests syncs sent to a marketplace, by endpoint family (retries included).",
-        labels=labels,
-    )
-    throttled = CounterMetricFamily(
-        "stock_tracker_marketplace_throttled", "Marketplace answers with HTTP 429.", labels=labels
-    )
-    server_errors = CounterMetricFamily(
-        "stock_tracker_marketplace_server_errors", "Marketplace answers with HTTP 5xx.", labels=labels
-    )
-    retries = CounterMetricFamily(
-        "stock_tracker_marketplace_retries", "Marketplace requests sent again after a failure.", labels=labels
-    )
-    for t in stats.marketplace_totals(session):
-        requests.add_metric([t.marketplace, t.family], t.requests)
-        throttled.add_metric([t.marketplace, t.family], t.throttled)
-        server_errors.add_metric([t.marketplace, t.family], t.server_errors)
-        retries.add_metric([t.marketplace, t.family], t.retries)
+    helps = {
+        "requests": "Requests syncs sent to a marketplace, by endpoint family (retries included).",
+        "throttled": "Marketplace answers with HTTP 429.",
+        "server_errors": "Marketplace answers with HTTP 5xx.",
+        "retries": "Marketplace requests sent again after a failure.",
+    }
+    families = []
+    for name, text in helps.items():
+        family = CounterMetricFamily(f"stock_tracker_marketplace_{name}", text, labels=labels)
+        for (marketplace, endpoints), value in sorted(
+            totals.marketplace.get(f"marketplace_{name}", {}).items()
+        ):
+            family.add_metric([marketplace, endpoints], value)
+        families.append(family)
     loaded = CounterMetricFamily(
         "stock_tracker_rows_loaded",
         "Rows syncs loaded into the warehouse, by marketplace.",
         labels=["marketplace"],
     )
-    for marketplace, rows in stats.rows_loaded(session).items():
+    for marketplace, rows in sorted(totals.rows_loaded.items()):
         loaded.add_metric([marketplace], rows)
-    return [requests, throttled, server_errors, retries, loaded]
+    return [*families, loaded]
+
+
+def _sheet_totals(totals: stats.Totals) -> Iterable[Metric]:
+    publishes = CounterMetricFamily(
+        "stock_tracker_sheet_publishes",
+        "Publishes of tenants' grids to Google Sheets, by outcome (published, unchanged, failed).",
+        labels=["outcome"],
+    )
+    for outcome in ("published", "unchanged", "failed"):
+        publishes.add_metric([outcome], totals.sheet_publishes.get(outcome, 0.0))
+    writes = CounterMetricFamily("stock_tracker_sheet_writes", "Google Sheets write calls made by publishes.")
+    writes.add_metric([], totals.sheet_writes)
+    return [publishes, writes]
 
 
 def sheets_source(writes_per_minute: float, burst: float) -> Source:
-    """Sheets publishes and the shared budget (resources/sheets_budget.py), refilled to now with
-    the same rate and burst the publishers use."""
+    """The shared Sheets budget (resources/sheets_budget.py), refilled to now with the same rate
+    and burst the publishers use."""
     rate = writes_per_minute / 60.0
 
     def _sheets(session: Session, now: datetime) -> Iterable[Metric]:
-        publishes = CounterMetricFamily(
-            "stock_tracker_sheet_publishes",
-            "Publishes of tenants' grids to Google Sheets, by outcome (published, unchanged, failed).",
-            labels=["outcome"],
-        )
-        writes = CounterMetricFamily(
-            "stock_tracker_sheet_writes", "Google Sheets write calls made by publishes."
-        )
-        found = stats.sheet_publishes(session)
-        for outcome in ("published", "unchanged", "failed"):
-            publishes.add_metric([outcome], found.get(outcome, (0, 0))[0])
-        writes.add_metric([], sum(w for _, w in found.values()))
         available = GaugeMetricFamily(
             "stock_tracker_sheets_budget_available",
             "Calls the shared Sheets budget allows right now per service account and kind "
@@ -150,7 +148,7 @@ def sheets_source(writes_per_minute: float, burst: float) -> Source:
             account, _, kind = bucket.key.partition("#")
             elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
             available.add_metric([account, kind or "writes"], min(burst, bucket.tokens + elapsed * rate))
-        return [publishes, writes, available, capacity]
+        return [available, capacity]
 
     return _sheets
 
@@ -250,4 +248,4 @@ class PlatformCollector(Collector):
 
 
 def default_sources(writes_per_minute: float, burst: float) -> list[Source]:
-    return [_syncs, _staleness, _marketplaces, sheets_source(writes_per_minute, burst), _tenants]
+    return [_syncs, _staleness, sheets_source(writes_per_minute, burst), _tenants]

@@ -274,3 +274,25 @@ class SheetPublish(Base):
     writes: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PlatformCounter(Base):
+    """Running totals for the operator's metrics (warehouse/counters.py), added to in the same
+    transaction as the record they count, so a scrape reads a few hundred rows instead of summing
+    every sync ever recorded. `labels` is the JSON of the label set (sorted keys)."""
+
+    __tablename__ = "platform_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class TenantSyncState(Base):
+    """When each tenant last synced successfully, kept by the sync bookkeeping (sync_runs.py) so
+    the data-age metrics read one row per tenant instead of searching the sync history."""
+
+    __tablename__ = "tenant_sync_state"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(UtcDateTime())
