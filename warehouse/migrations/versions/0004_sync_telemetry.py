@@ -114,12 +114,31 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_tenant_sync_state")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        _grant_to_tenant_sessions()
     op.execute(
         "INSERT INTO tenant_sync_state (tenant_id, last_success_at) "
         "SELECT tenant_id, max(finished_at) FROM sync_runs "
         "WHERE status = 'success' AND finished_at IS NOT NULL GROUP BY tenant_id"
     )
     # ### end Alembic commands ###
+
+
+TENANT_ROLE = "stock_tracker_tenant"
+SETTING = "stock_tracker.tenant_id"
+
+
+def _grant_to_tenant_sessions() -> None:
+    """The API finishes a tenant's sync row inside that tenant's scoped session (migration 0002),
+    and the same transaction adds to the totals and the tenant's last good sync: that role needs
+    to write them. The totals hold no tenant data; the sync state is fenced like every tenant table."""
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON platform_counters TO {TENANT_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON tenant_sync_state TO {TENANT_ROLE}")
+    op.execute("ALTER TABLE tenant_sync_state ENABLE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON tenant_sync_state TO {TENANT_ROLE} "
+        f"USING (tenant_id = current_setting('{SETTING}', true))"
+    )
 
 
 def downgrade() -> None:
