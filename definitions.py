@@ -9,11 +9,13 @@ from dagster_dlt import DagsterDltResource
 
 from assets.ingest import ozon_ingest, wildberries_ingest
 from assets.jobs import build_sync_job
+from assets.run_records import sync_run_failed, sync_run_succeeded
 from assets.schedules import SCHEDULES
 from assets.sensors import tenant_partitions_sensor
 from assets.sheet import SheetFiles, sheet_files, sheet_layout, sheet_publication
 from assets.stock import orders_window, stock_metrics, stock_snapshot
 from resources.marketplaces import MarketplaceApis
+from resources.sentry import init_sentry
 from resources.sheets import SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
@@ -42,7 +44,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
         ],
         jobs=[build_sync_job(retry_delay_seconds)],
         schedules=SCHEDULES,
-        sensors=[tenant_partitions_sensor],
+        sensors=[tenant_partitions_sensor, sync_run_succeeded, sync_run_failed],
         resources={
             "dlt": DagsterDltResource(),
             "files": SheetFiles(out_dir=str(settings.output_dir)),
@@ -75,4 +77,6 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
     )
 
 
+# The code server, the daemon's sensor evaluations and every run process import this module.
+init_sentry("dagster")
 defs = build_definitions()

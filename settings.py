@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     dagster_graphql_url: str = "http://127.0.0.1:3000/graphql"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Error reports (resources/sentry.py): off without a DSN; environment defaults to `environment`.
+    sentry_dsn: str = Field("", repr=False)
+    sentry_environment: str = ""
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:

@@ -135,7 +135,7 @@ def get_current_user(
     if revoked:
         raise ApiError(401, "session_revoked", headers=BEARER_CHALLENGE)
     state = request.scope.setdefault("state", {})
-    state.update(locale=tenant.locale, tenant_id=tenant.id, user_id=user.id)
+    state.update(locale=tenant.locale, tenant_id=tenant.id, tier=tenant.tier, user_id=user.id)
     if tenant.status != "active":
         raise ApiError(403, "tenant_inactive")
     return Principal(user, tenant, claims.family_id)

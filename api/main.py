@@ -22,6 +22,7 @@ from api.middleware import RequestContextMiddleware
 from api.rate_limit import RateLimits
 from api.routes import API_PREFIX, auth, credentials, health, products, sync, tenants
 from api.security import warm_up
+from resources.sentry import init_sentry
 from settings import Settings, get_settings
 
 TITLE = "Stock Tracker API"
@@ -39,6 +40,7 @@ asks for English (or your account's locale is `en`).
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    init_sentry("api", settings)
     dagster = DagsterClient(settings.dagster_graphql_url)
 
     @asynccontextmanager
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.limits = RateLimits(settings)
     app.state.dagster = dagster
-    metrics = ApiMetrics(settings.app_database_url)
+    metrics = ApiMetrics(settings)
     app.state.metrics = metrics
 
     for router in (

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import error_response
 from api.logs import request_id_var
 from api.metrics import ApiMetrics
+from resources.sentry import tag_tenant
 
 log = logging.getLogger("stock_tracker.api")
 access_log = logging.getLogger("stock_tracker.api.access")
@@ -84,6 +85,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
+            # Sentry takes the event from this log line (its logging integration): tag it first.
+            tag_tenant(state.get("tenant_id"), state.get("tier"))
             log.exception("unhandled error", extra={"fields": {"path": path, "method": scope.get("method")}})
             if response_started:
                 raise

@@ -19,7 +19,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.partitions import tenant_tier_partitions
 from assets.target import SyncTarget, resolve
-from pipelines.http_policy import MarketplaceAuthError
+from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError
 from pipelines.ozon import ozon_source
 from pipelines.ozon.helpers import OzonUrls
 from pipelines.runner import marketplace_cause
@@ -27,6 +27,8 @@ from pipelines.wildberries import wildberries_source
 from resources.marketplaces import MarketplaceApis
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
+from warehouse.app_db import session_factory
+from warehouse.telemetry import FamilyCalls, record_marketplace_calls
 
 WB_ORDER_FEED_MAX_DAYS = 30  # WB's order feed looks back at most 31 days
 
@@ -99,10 +101,12 @@ def _ingest(
     dlt: DagsterDltResource,
     tenants: TenantDirectory,
     warehouse: WarehouseResource,
+    marketplaces: MarketplaceApis,
     marketplace: str,
-    build: Callable[[SyncTarget, dict[str, str]], Any],
+    build: Callable[[SyncTarget, dict[str, str], HttpPolicy], Any],
 ) -> Iterator[Any]:
-    """Resolve the partition's tenant, build its source with its decrypted keys, load it."""
+    """Resolve the partition's tenant, build its source with its decrypted keys, load it; then
+    record what the load asked of the marketplace, failed or not (for the operator's metrics)."""
     target = resolve(context, tenants)
     if target is None:
         return
@@ -110,7 +114,38 @@ def _ingest(
     context.log.info(
         f"Loading {marketplace} for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
     )
-    yield from _load(context, dlt, build(target, keys), warehouse.pipeline(target.tenant.id, marketplace))
+    calls = CallLog()
+    pipeline = warehouse.pipeline(target.tenant.id, marketplace)
+    rows = 0
+    try:
+        yield from _load(context, dlt, build(target, keys, marketplaces.policy(calls)), pipeline)
+        rows = _rows_loaded(pipeline)
+    finally:
+        _record_calls(context, tenants, target.tenant.id, marketplace, calls, rows)
+
+
+def _rows_loaded(pipeline: dlt.Pipeline) -> int:
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace else None
+    counts = info.row_counts if info else {}
+    return sum(n for table, n in counts.items() if not table.startswith("_dlt"))
+
+
+def _record_calls(
+    context: AssetExecutionContext,
+    tenants: TenantDirectory,
+    tenant_id: str,
+    marketplace: str,
+    calls: CallLog,
+    rows: int,
+) -> None:
+    tallies = [FamilyCalls(family, **counts) for family, counts in sorted(calls.by_family().items())]
+    try:
+        with session_factory(tenants.app_database_url)() as session:
+            record_marketplace_calls(session, tenant_id, marketplace, tallies, rows, context.run_id)
+    except Exception as exc:
+        # Bookkeeping must never fail a seller's sync; the operator sees the gap in the metrics.
+        context.log.warning(f"could not record {marketplace} call counts: {type(exc).__name__}")
 
 
 @dlt_assets(
@@ -133,14 +168,15 @@ def wildberries_ingest(
         dlt,
         tenants,
         warehouse,
+        marketplaces,
         "wildberries",
-        lambda target, keys: wildberries_source(
+        lambda target, keys, policy: wildberries_source(
             keys["token"],
             target.tenant.id,
             target.snapshot_at,
             marketplaces.wb_urls(),
             _fetch_days(target),
-            marketplaces.policy(),
+            policy,
         ),
     )
 
@@ -165,15 +201,16 @@ def ozon_ingest(
         dlt,
         tenants,
         warehouse,
+        marketplaces,
         "ozon",
-        lambda target, keys: ozon_source(
+        lambda target, keys, policy: ozon_source(
             keys["client_id"],
             keys["api_key"],
             target.tenant.id,
             target.snapshot_at,
             OzonUrls(marketplaces.ozon_url),
             target.tenant.orders_window_days + 1,
-            marketplaces.policy(),
+            policy,
         ),
     )
 

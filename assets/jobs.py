@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, Backoff, RetryPolicy, define_asset_job
 
+from assets.hooks import report_failure
 from assets.ingest import RAW_KEYS
 
 SYNC_JOB = "tenant_sync"
@@ -36,4 +37,5 @@ def build_sync_job(retry_delay_seconds: float):  # type: ignore[no-untyped-def]
         # Transient failures (the marketplace down for minutes) get another go; refused keys do not
         # (they raise Failure(allow_retries=False)).
         op_retry_policy=RetryPolicy(max_retries=2, delay=retry_delay_seconds, backoff=Backoff.EXPONENTIAL),
+        hooks={report_failure},
     )

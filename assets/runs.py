@@ -14,6 +14,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions, EventLogEntr
 from assets.instance_config import prepare_dagster_home
 from assets.jobs import SYNC_JOB, sync_selection, sync_tags
 from assets.partitions import partition_key, tenant_partitions
+from assets.run_records import record_run
 from warehouse.tenants import TenantInfo
 
 # Execution quiet on the console: the caller's event listener gets (and keeps) every event.
@@ -90,4 +91,12 @@ def run_sync(
             )
             or "the run failed"
         )
+    # No daemon watches in-process runs: record the outcome here (the sensors do it for the rest).
+    record_run(instance, result.run_id, _app_database_url(defs))
     return SyncOutcome(result.run_id, result.success, error)
+
+
+def _app_database_url(defs: Definitions) -> str:
+    url = defs.resources["tenants"].app_database_url
+    # An EnvVar (definitions.py keeps environment values as references) resolves here.
+    return url.get_value() if hasattr(url, "get_value") else str(url)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, MultiPartitionKey
 
+from resources.sentry import tag_tenant
 from resources.tenants import TenantDirectory
 from warehouse.tenants import TenantInfo
 
@@ -36,6 +37,7 @@ def resolve(context: AssetExecutionContext, tenants: TenantDirectory) -> SyncTar
             f"(the {tenant.tier} schedule covers it)."
         )
         return None
+    tag_tenant(tenant_id, tier)  # what this step reports to Sentry names its tenant
     record = context.instance.get_run_record_by_id(context.run_id)
     created = record.create_timestamp if record else datetime.now(UTC)
     return SyncTarget(tenant, tier, created.astimezone(UTC))

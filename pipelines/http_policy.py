@@ -97,6 +97,41 @@ class Pacer:
 PACER = Pacer()
 
 
+class CallLog:
+    """What one sync asked of a marketplace, per endpoint family (the limit group): requests,
+    429s, 5xx answers and retries. The ingest step writes it to the app database when the load
+    ends (warehouse/telemetry.py), since the run's process does not outlive the run.
+
+    dlt may extract resources in threads, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, int]] = {}
+
+    def _add(self, family: str, field: str) -> None:
+        with self._lock:
+            tally = self._counts.setdefault(
+                family, {"requests": 0, "throttled": 0, "server_errors": 0, "retries": 0}
+            )
+            tally[field] += 1
+
+    def answered(self, family: str, status: int | None) -> None:
+        """One request went out; `status` None when no answer came (timeout, reset)."""
+        self._add(family, "requests")
+        if status == 429:
+            self._add(family, "throttled")
+        elif status is not None and status >= 500:
+            self._add(family, "server_errors")
+
+    def retried(self, family: str) -> None:
+        self._add(family, "retries")
+
+    def by_family(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {family: dict(tally) for family, tally in self._counts.items()}
+
+
 @dataclass
 class HttpPolicy:
     connect_timeout: float = 5.0
@@ -108,6 +143,8 @@ class HttpPolicy:
     retry_budget: int = 60
     # The sandbox runs limits N× faster in tests; pacing and waits follow.
     time_scale: float = 1.0
+    # Where this sync's calls are tallied for operators (None: not counted).
+    calls: CallLog | None = None
 
 
 @dataclass
@@ -155,6 +192,8 @@ class ApiClient:
 
         def before_retry(state: RetryCallState) -> None:
             self.retries_used += 1
+            if self.policy.calls is not None:
+                self.policy.calls.retried(group.name)
             if self.retries_used > self.policy.retry_budget:
                 exc = state.outcome.exception() if state.outcome else None
                 reason = exc.reason if isinstance(exc, _Transient) else "retry budget spent"
@@ -202,10 +241,13 @@ class ApiClient:
             )
             body = response.content  # a broken connection mid-body surfaces here
         except requests.Timeout:
+            self._tally(group, None)
             raise _Transient("timed out") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            self._tally(group, None)
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
         status = response.status_code
+        self._tally(group, status)
         if status in RETRYABLE_STATUS:
             raise _Transient(f"HTTP {status}", self._asked_wait(response), status)
         if 400 <= status < 500 and group.name in self.penalized_4xx:
@@ -222,6 +264,10 @@ class ApiClient:
             return status, json.loads(body) if body else None
         except ValueError:
             raise _Transient("unreadable response body") from None
+
+    def _tally(self, group: MethodGroup, status: int | None) -> None:
+        if self.policy.calls is not None:
+            self.policy.calls.answered(group.name, status)
 
     def _asked_wait(self, response: requests.Response) -> float | None:
         for header in ("X-Ratelimit-Retry", "Retry-After"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from pipelines.http_policy import HttpPolicy
+from pipelines.http_policy import CallLog, HttpPolicy
 from pipelines.wildberries.helpers import WbUrls
 
 
@@ -26,8 +26,8 @@ class MarketplaceApis(ConfigurableResource):
             self.wb_common_url,
         )
 
-    def policy(self) -> HttpPolicy:
-        return HttpPolicy(time_scale=self.time_scale)
+    def policy(self, calls: CallLog | None = None) -> HttpPolicy:
+        return HttpPolicy(time_scale=self.time_scale, calls=calls)
 
     def as_urls(self) -> dict[str, str]:
         return {

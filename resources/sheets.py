@@ -10,6 +10,7 @@ half-way leaves the previous grid. Every call first draws from the shared budget
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -25,9 +26,12 @@ from dagster import ConfigurableResource
 from google.auth.transport.requests import AuthorizedSession
 from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from resources.sheets_budget import DEFAULT_BURST, Budget, make_budget
+from warehouse.app_db import session_factory
 from warehouse.sheet_layout import STYLE, SheetGrid, to_sheets_rows
+from warehouse.telemetry import record_sheet_publish
 
 SHEETS_HOST = "https://sheets.googleapis.com"
 DRIVE_HOST = "https://www.googleapis.com"
@@ -43,6 +47,7 @@ HEADER_ROWS = 2
 MAX_BACKOFF_SECONDS = 32.0
 
 T = TypeVar("T")
+log = logging.getLogger("stock_tracker.sheets")
 
 
 class PublishError(RuntimeError):
@@ -160,10 +165,28 @@ class SheetsPublisher(ConfigurableResource):
         grids: Sequence[SheetGrid],
         last_digests: Mapping[str, str] | None = None,
     ) -> PublishResult:
-        """Write each grid to its worksheet (`grid.title`); raise PublishError with the reason."""
+        """Write each grid to its worksheet (`grid.title`); raise PublishError with the reason.
+        Each attempt that reaches Google is recorded for the operator's metrics (`sheet_publishes`)."""
         _check_grids(grids)
         with _Connection(self) as connection:
-            return _Publish(connection, spreadsheet_id).run(grids, last_digests or {})
+            try:
+                result = _Publish(connection, spreadsheet_id).run(grids, last_digests or {})
+            except PublishError as exc:
+                self._record(connection.email, "failed", connection.writes, str(exc))
+                raise
+        written = any(w.written for w in result.worksheets.values())
+        self._record(connection.email, "published" if written else "unchanged", result.writes)
+        return result
+
+    def _record(self, email: str, outcome: str, writes: int, error: str | None = None) -> None:
+        if not self.app_database_url:
+            return
+        try:
+            with session_factory(self.app_database_url)() as session:
+                record_sheet_publish(session, email, outcome, writes, error)
+        except SQLAlchemyError as exc:
+            # The sheet is what the seller sees; a missed record only leaves a gap in a graph.
+            log.warning("could not record the sheet publish: %s", type(exc).__name__)
 
     def open_session(self) -> tuple[str, requests.Session]:
         """The service-account e-mail and a session that reaches `api_url`."""

@@ -1,6 +1,6 @@
 """The app schema (DESIGN §4 Tenancy): tenants, users, marketplace credentials, subscriptions, sync runs.
 
-Only `tenants.py` and `sync_runs.py` query these models. Migrations are generated from them
+Only `tenants.py`, `sync_runs.py` and `telemetry.py` query these models. Migrations are generated from them
 (`warehouse/migrations`, compare_type=True), so a change here needs a new revision.
 
 Choices kept as short strings with CHECK constraints rather than database enums: the same DDL
@@ -220,3 +220,83 @@ class SheetsWriteBudget(Base):
     service_account: Mapped[str] = mapped_column(String(400), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MarketplaceCalls(Base):
+    """What one sync asked of one marketplace endpoint family (pipelines/http_policy.py counts it,
+    the ingest step writes it). Runs are separate processes, so the API's /metrics sums these rows
+    instead of counters that would die with each run."""
+
+    __tablename__ = "marketplace_calls"
+    __table_args__ = (
+        _one_of("marketplace", MARKETPLACES),
+        Index("ix_marketplace_calls_marketplace_family", "marketplace", "family"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    marketplace: Mapped[str] = mapped_column(String(16))
+    # The documented limit group (`content.cards_list`, `ozon.analytics_stocks`, …): few, fixed.
+    family: Mapped[str] = mapped_column(String(64))
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)  # HTTP 429
+    server_errors: Mapped[int] = mapped_column(Integer, default=0)  # HTTP 5xx
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class MarketplaceLoad(Base):
+    """Rows one sync loaded from one marketplace (dlt's normalize counts), written by the ingest step."""
+
+    __tablename__ = "marketplace_loads"
+    __table_args__ = (_one_of("marketplace", MARKETPLACES),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    marketplace: Mapped[str] = mapped_column(String(16))
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+SHEET_PUBLISH_OUTCOMES = ("published", "unchanged", "failed")
+
+
+class SheetPublish(Base):
+    """One publish of a tenant's grids to Google Sheets (resources/sheets.py records it)."""
+
+    __tablename__ = "sheet_publishes"
+    __table_args__ = (
+        _one_of("outcome", SHEET_PUBLISH_OUTCOMES),
+        Index("ix_sheet_publishes_outcome", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_account: Mapped[str] = mapped_column(String(400))
+    outcome: Mapped[str] = mapped_column(String(16))
+    writes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PlatformCounter(Base):
+    """Running totals for the operator's metrics (warehouse/counters.py), added to in the same
+    transaction as the record they count, so a scrape reads a few hundred rows instead of summing
+    every sync ever recorded. `labels` is the JSON of the label set (sorted keys)."""
+
+    __tablename__ = "platform_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class TenantSyncState(Base):
+    """When each tenant last synced successfully, kept by the sync bookkeeping (sync_runs.py) so
+    the data-age metrics read one row per tenant instead of searching the sync history."""
+
+    __tablename__ = "tenant_sync_state"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -7,12 +7,14 @@ Dagster keeps the full run record; this table is what the API, the bot and `tena
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warehouse.models import SYNC_TRIGGERS, TIERS, SyncRun, Tenant, utcnow
+from warehouse.models import SYNC_TRIGGERS, TIERS, SyncRun, Tenant, TenantSyncState, utcnow
+from warehouse.telemetry import count_finished_sync
 
 ACTIVE = ("queued", "running")
 FINISHED = ("success", "failed", "skipped")
@@ -62,11 +64,63 @@ def finish_sync_run(
     """Record a run's outcome; `run` is the row, its id, or its Dagster run id."""
     _one_of("status", status, FINISHED)
     row = _find(session, run)
+    newly_finished = row.status not in FINISHED
     row.status, row.finished_at = status, utcnow()
     row.counts = counts
     row.error = _clean_error(error)
+    if newly_finished:
+        _count(session, row)
     session.commit()
     return row
+
+
+def record_finished_run(
+    session: Session,
+    run_id: str,
+    tenant_id: str,
+    trigger: str,
+    tier: str,
+    status: str,
+    started_at: datetime,
+    finished_at: datetime,
+    error: str | None = None,
+) -> SyncRun:
+    """The outcome of a Dagster run, whoever launched it: the row the API created when it launched
+    the run is completed; a scheduled or CLI run gets its row now. Safe to call twice."""
+    _one_of("status", status, FINISHED)
+    _one_of("tier", tier, TIERS)
+    row = session.scalar(select(SyncRun).where(SyncRun.run_id == run_id))
+    if row is None:
+        if session.get(Tenant, tenant_id) is None:
+            raise LookupError(f"no tenant {tenant_id!r}")
+        row = SyncRun(
+            status="running",
+            tenant_id=tenant_id,
+            run_id=run_id,
+            trigger=trigger if trigger in SYNC_TRIGGERS else "manual",
+            tier=tier,
+        )
+        session.add(row)
+    newly_finished = row.status not in FINISHED
+    row.status, row.started_at, row.finished_at = status, started_at, finished_at
+    row.error = _clean_error(error)
+    if newly_finished:  # seen twice (a sensor and the API), counted once
+        _count(session, row)
+    session.commit()
+    return row
+
+
+def _count(session: Session, row: SyncRun) -> None:
+    if row.status == "success" and row.finished_at is not None:
+        state = session.get(TenantSyncState, row.tenant_id, with_for_update=True)
+        if state is None:
+            session.add(TenantSyncState(tenant_id=row.tenant_id, last_success_at=row.finished_at))
+        elif state.last_success_at < row.finished_at:
+            state.last_success_at = row.finished_at
+    seconds = (
+        (row.finished_at - row.started_at).total_seconds() if row.finished_at and row.started_at else 0.0
+    )
+    count_finished_sync(session, row.tier, row.status, seconds)
 
 
 def recent_sync_runs(session: Session, tenant_id: str, limit: int = 20, offset: int = 0) -> list[SyncRun]:
