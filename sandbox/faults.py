@@ -25,6 +25,9 @@ class FaultRule:
     count: int | None = None
     fraction: float | None = None
     delay: float = 30.0  # seconds held for `delay` and `timeout`
+    # Seconds at real speed an injected 429 asks the client to wait (its retry header), scaled
+    # by the sandbox's time scale like every other interval.
+    retry_after: float = 2.0
     id: int = 0
     fired: int = 0
 
@@ -47,6 +50,8 @@ class FaultInjector:
             raise ValueError("`count` must be at least 1")
         if rule.fraction is not None and not 0 < rule.fraction <= 1:
             raise ValueError("`fraction` must be in (0, 1]")
+        if rule.retry_after < 0:
+            raise ValueError("`retry_after` must not be negative")
         rule.id = self._next_id
         self._next_id += 1
         self.rules.append(rule)

@@ -48,7 +48,7 @@ async def _apply_fault(
     scale = state.switches.time_scale
     kind = rule.kind
     if kind == "429":
-        retry = 2.0 / scale
+        retry = rule.retry_after / scale
         return errors.rate_limited(retry, 1, retry, scale)
     if kind == "401":
         return errors.unauthorized(request.path)
@@ -161,6 +161,7 @@ async def control_faults(request: web.Request) -> web.Response:
                     count=body.get("count"),
                     fraction=body.get("fraction"),
                     delay=float(body.get("delay", 30.0)),
+                    retry_after=float(body.get("retry_after", 2.0)),
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

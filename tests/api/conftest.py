@@ -29,7 +29,6 @@ from sandbox.generate import generate_scenario
 from sandbox.scenario import Scenario, parse_scenario
 from sandbox.server import SandboxServer
 from settings import Settings
-from tests.conftest import ADMIN_URL
 from warehouse.app_db import engine_for, migrate
 from warehouse.mart import Mart
 
@@ -40,18 +39,18 @@ FERNET_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")
-def app_db() -> Iterator[str]:
+def app_db(admin_url: str) -> Iterator[str]:
     """One migrated PostgreSQL database for the API tests; dropped at the end."""
     name = f"st_api_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
     try:
         migrate(url)
         yield url
     finally:
         engine_for(url).dispose()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -14,7 +14,9 @@ from sandbox.export import cabinet_export_expectations, scenario_from_cabinet_ex
 from sandbox.scenario import parse_scenario
 from sandbox.wb.tokens import read_token
 
-EXPORT = Path("/work/shared/data/wb-cabinet-stock-history-2025-10-22_28.csv")
+# ../shared beside the repository (as in CI); a missing file fails the tests that read it.
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+EXPORT = SHARED / "data" / "wb-cabinet-stock-history-2025-10-22_28.csv"
 
 
 def _csv_totals() -> dict[tuple[int, str, str], Counter]:

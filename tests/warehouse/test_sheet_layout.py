@@ -13,7 +13,9 @@ import pytest
 from sandbox.export import FBS_NAME, cabinet_export_expectations
 from warehouse.sheet_layout import PSEUDO_WAREHOUSES, SheetGrid, build_grid, to_sheets_rows
 
-EXPORT = Path("/work/shared/data/wb-cabinet-stock-history-2025-10-22_28.csv")
+# ../shared beside the repository (as in CI); a missing file fails the tests that read it.
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+EXPORT = SHARED / "data" / "wb-cabinet-stock-history-2025-10-22_28.csv"
 
 
 def metric(
