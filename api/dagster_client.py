@@ -95,7 +95,9 @@ class RunState:
 
 
 class DagsterClient:
-    def __init__(self, graphql_url: str, timeout: float = 10.0) -> None:
+    # Launching a run makes the webserver ask its code server for the job: on a loaded machine that
+    # took over 10 s, which turned a healthy Dagster into a 503 for the seller.
+    def __init__(self, graphql_url: str, timeout: float = 30.0) -> None:
         self.url = graphql_url
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=3.0))
         self._repository: dict[str, str] | None = None
