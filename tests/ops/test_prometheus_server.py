@@ -24,7 +24,6 @@ from cryptography.fernet import Fernet
 
 from api.main import create_app
 from settings import Settings
-from tests.conftest import ADMIN_URL
 from tests.ops.tools import tool
 from warehouse.app_db import engine_for, migrate
 
@@ -135,7 +134,7 @@ def _query(url: str, expr: str) -> list[dict[str, Any]]:
     return httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=5).json()["data"]["result"]
 
 
-def test_database_alert_goes_from_inactive_to_firing(prometheus: str, pg_url: str) -> None:
+def test_database_alert_goes_from_inactive_to_firing(prometheus: str, pg_url: str, admin_url: str) -> None:
     # Scraped, evaluated, and quiet while the database answers.
     _wait(lambda: _query(prometheus, "stock_tracker_app_database_up == 1"), "a scrape with the database up")
     _wait(
@@ -145,7 +144,7 @@ def test_database_alert_goes_from_inactive_to_firing(prometheus: str, pg_url: st
 
     # PostgreSQL stops accepting the API's connections.
     name = pg_url.rsplit("/", 1)[1]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
     try:
@@ -155,5 +154,5 @@ def test_database_alert_goes_from_inactive_to_firing(prometheus: str, pg_url: st
         assert alert["state"] == "firing" and alert["labels"]["severity"] == "critical"
         assert alert["annotations"]["summary"].startswith("The app database does not answer the API")
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

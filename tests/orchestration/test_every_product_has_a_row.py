@@ -27,7 +27,6 @@ from sandbox.generate import generate_scenario
 from sandbox.scenario import parse_scenario
 from sandbox.server import SandboxServer
 from settings import Settings
-from tests.conftest import ADMIN_URL
 from warehouse.app_db import engine_for, migrate, session_factory
 from warehouse.tenants import active_tenants, store_credentials, update_settings
 from warehouse.vault import CredentialVault
@@ -131,15 +130,15 @@ def published(
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
+def pg_database(admin_url: str) -> Iterator[str]:
     """A module-wide PostgreSQL database (tests/conftest.py's `pg_url` is per test)."""
     name = f"st_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
