@@ -120,7 +120,8 @@ class StripeBilling(ConfigurableResource):
     ) -> str:
         price = self.prices_by_tier().get(tier)
         if price is None:
-            raise BillingUnavailable(f"no Stripe price with lookup key {PLANS[tier].lookup_key}: run billing setup")
+            key = PLANS[tier].lookup_key
+            raise BillingUnavailable(f"no Stripe price with lookup key {key}: run billing setup")
         subscription_data: dict[str, Any] = {"metadata": {"tenant": tenant_id, "tier": tier}}
         if trial_days > 0:
             subscription_data["trial_period_days"] = trial_days
