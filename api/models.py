@@ -123,7 +123,7 @@ class TokenPair(BaseModel):
 
 class SubscriptionOut(BaseModel):
     tier: Tier
-    status: Literal["trialing", "active", "past_due", "canceled"]
+    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "paused"]
     trial_ends_at: datetime | None
     current_period_end: datetime | None
 

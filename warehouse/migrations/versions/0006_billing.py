@@ -135,7 +135,10 @@ def _grant_to_tenant_sessions() -> None:
             f"CREATE POLICY tenant_isolation ON {table} TO {TENANT_ROLE} "
             f"USING (tenant_id = current_setting('{SETTING}', true))"
         )
-    op.execute(f"GRANT USAGE ON SEQUENCE webhook_endpoints_id_seq TO {TENANT_ROLE}")
+    op.execute(
+        "GRANT USAGE, SELECT ON SEQUENCE webhook_endpoints_id_seq, webhook_deliveries_id_seq "
+        f"TO {TENANT_ROLE}"
+    )
 
 
 def downgrade() -> None:
