@@ -160,6 +160,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The webhook URL cannot be used: {reason}",
     },
     "webhook_not_found": {"ru": "Вебхук не найден", "en": "Webhook not found"},
+    "webhook_disabled": {
+        "ru": "Вебхук отключён: включите его снова (enabled: true)",
+        "en": "The webhook is disabled: enable it again (enabled: true)",
+    },
 }
 
 

@@ -21,7 +21,7 @@ from api.metrics import ApiMetrics
 from api.middleware import RequestContextMiddleware
 from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
-from api.routes import API_PREFIX, auth, billing, credentials, health, products, sync, tenants
+from api.routes import API_PREFIX, auth, billing, credentials, health, products, sync, tenants, webhooks
 from api.security import warm_up
 from resources.sentry import init_sentry
 from resources.stripe_billing import billing_from_settings
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync.alias_router,
         health.router,
         billing.router,
+        webhooks.router,
     ):
         app.include_router(router)
 

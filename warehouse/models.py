@@ -360,6 +360,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         _one_of("status", WEBHOOK_DELIVERY_STATUSES),
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # One event reaches one endpoint once, however often the sync is recorded.
+        UniqueConstraint("endpoint_id", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
