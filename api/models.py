@@ -245,6 +245,9 @@ class Page(BaseModel):
 
 class ProductPage(Page):
     items: list[ProductOut]
+    # The plan covers its first N products by seller article (DESIGN §6a): how many are left out.
+    left_out_by_plan: int = 0
+    plan_note: str | None = None
 
 
 class WarehouseStockOut(BaseModel):

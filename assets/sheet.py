@@ -26,6 +26,8 @@ from assets.target import resolve
 from resources.sheets import PublishError, SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
+from warehouse.plan_products import first_products
+from warehouse.plans import PLANS
 from warehouse.sheet_files import write_csv, write_xlsx
 from warehouse.sheet_layout import SheetGrid, build_grid
 
@@ -86,6 +88,8 @@ def sheet_layout(
     tenant = target.tenant
     with warehouse.mart(tenant.id) as mart:
         metrics = pl.DataFrame(mart.current_stock(), infer_schema_length=None)
+    # The sync loaded everything; the sheet and files cover the plan's first N products.
+    metrics, left_out = first_products(metrics, PLANS[tenant.tier].products)
     grids = [
         build_grid(
             metrics,
@@ -98,9 +102,13 @@ def sheet_layout(
         if m in tenant.marketplaces
     ]
     problems = [p for grid in grids for p in grid_problems(grid)]
-    yield Output(
-        grids, metadata={g.title: f"{len(g.rows)} products × {len(g.groups)} warehouses" for g in grids}
-    )
+    metadata: dict[str, Any] = {
+        g.title: f"{len(g.rows)} products × {len(g.groups)} warehouses" for g in grids
+    }
+    if left_out:
+        limit = PLANS[tenant.tier].products
+        metadata["left_out_by_plan"] = f"{left_out} products beyond the {tenant.tier} plan's {limit} left out"
+    yield Output(grids, metadata=metadata)
     yield AssetCheckResult(
         check_name="totals_add_up",
         passed=not problems,

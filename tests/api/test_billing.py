@@ -27,7 +27,7 @@ from resources.stripe_billing import StripeBilling
 from sandbox.scenario import Scenario
 from sandbox.server import SandboxServer
 from settings import Settings
-from tests.api.conftest import Seller, add_member, make_settings, register
+from tests.api.conftest import Row, Seller, add_member, make_settings, register, seed_stock
 from warehouse.app_db import engine_for, session_factory
 from warehouse.billing import blocked_tenants
 from warehouse.models import SyncRun
@@ -427,3 +427,25 @@ def test_cancel_at_period_end_keeps_the_plan_until_then(
     _advance(sandbox, 15)
     state = _wait_until(client, seller, lambda s: s["status"] == "canceled")
     assert (state["status"], state["syncs_active"], state["tier"]) == ("canceled", False, "pro")
+
+
+def test_a_tenant_over_its_product_limit_sees_the_first_n_and_the_note(
+    client: TestClient, billing_settings: Settings, app_db: str
+) -> None:
+    seller = register(client)
+    rows = [
+        Row(product_id=1000 + i, warehouse="Коледино", stock=i + 1, article=f"ART-{i:03d}")
+        for i in range(105)
+    ]
+    seed_stock(billing_settings, seller.tenant_id, rows)
+    page = client.get("/api/v1/products/?page_size=200", headers={**seller.auth, "Accept-Language": "en"})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert body["total"] == 100 and len(body["items"]) == 100
+    assert [p["article"] for p in body["items"]][-1] == "ART-099"  # the first 100 by seller article
+    assert body["left_out_by_plan"] == 5
+    assert "Left out: 5" in body["plan_note"] and "Pro" in body["plan_note"]
+    with engine_for(app_db).begin() as connection:
+        connection.execute(text("update tenants set tier = 'pro' where id = :id"), {"id": seller.tenant_id})
+    pro = client.get("/api/v1/products/?page_size=200", headers=seller.auth).json()
+    assert (pro["total"], pro["left_out_by_plan"], pro["plan_note"]) == (105, 0, None)
