@@ -238,3 +238,20 @@ def record_attempt(
             )
     session.commit()
     return delivery
+
+
+LOW_STOCK_LISTED = 50
+
+
+def enqueue_low_stock(
+    session: Session, tenant_id: str, run_id: str, low: list[dict[str, Any]], threshold_days: int
+) -> int:
+    """`stock.low` for this sync: products × warehouses whose days of cover fell below the threshold
+    (the most urgent first, at most 50 listed). Commits."""
+    if not low:
+        return 0
+    urgent = sorted(low, key=lambda r: (r["days_of_cover"], r["article"] or ""))[:LOW_STOCK_LISTED]
+    data = {"run_id": run_id, "threshold_days": threshold_days, "count": len(low), "items": urgent}
+    queued = enqueue(session, tenant_id, "stock.low", data, event_id=f"evt_stock_low_{run_id}")
+    session.commit()
+    return queued

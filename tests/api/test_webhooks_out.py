@@ -27,6 +27,7 @@ from settings import Settings
 from tests.api.conftest import FERNET_KEY, Seller, add_member, make_settings, register
 from warehouse.app_db import engine_for, session_factory
 from warehouse.sync_runs import record_finished_run
+from warehouse.webhooks import enqueue_low_stock
 
 
 class Receiver:
@@ -198,3 +199,31 @@ def test_an_endpoint_that_keeps_failing_is_disabled(
     assert again.status_code == 200 and again.json()["enabled"] is True
     assert client.delete(f"/api/v1/webhooks/{endpoint['id']}", headers=seller.auth).status_code == 204
     assert client.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries", headers=seller.auth).status_code == 404
+
+
+def test_stock_low_reaches_only_endpoints_that_want_it(
+    client: TestClient, app_db: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seller = register(client)
+    _pro(app_db, seller)
+    wants = client.post(
+        "/api/v1/webhooks", json={"url": receiver.url, "events": ["stock.low"]}, headers=seller.auth
+    )
+    receiver.secret = wants.json()["secret"]
+    client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url + "/sync", "events": ["sync.failed"]},
+        headers=seller.auth,
+    )
+    low = [
+        {"marketplace": "wildberries", "product_id": i, "article": f"A-{i}", "warehouse_name": "Коледино",
+         "stock": i, "days_of_cover": float(i)}
+        for i in range(60, 0, -1)
+    ]  # fmt: skip
+    with session_factory(app_db)() as session:
+        assert enqueue_low_stock(session, seller.tenant_id, "run-low", low, 14) == 1
+    assert _send_due(app_db, monkeypatch) == "1 delivered, 0 to retry or failed"
+    (event,) = receiver.events
+    assert event["type"] == "stock.low" and event["data"]["count"] == 60
+    assert [i["days_of_cover"] for i in event["data"]["items"]][:3] == [1.0, 2.0, 3.0]
+    assert len(event["data"]["items"]) == 50 and receiver.bad_signatures == 0
