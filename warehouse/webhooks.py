@@ -37,14 +37,21 @@ class WebhookUrlRefused(ValueError):
 
 def check_url(url: str, *, production: bool) -> str:
     """https only in production; never a private, loopback or link-local target there."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    if any(ord(c) < 32 or c.isspace() for c in url):
+        raise WebhookUrlRefused("the URL may not hold spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port out of range raises here, not at send time
+    except ValueError:
+        raise WebhookUrlRefused("an absolute http(s) URL is required") from None
+    if parts.scheme not in ("https", "http") or not host:
         raise WebhookUrlRefused("an absolute http(s) URL is required")
     if production and parts.scheme != "https":
         raise WebhookUrlRefused("only https URLs are allowed")
     if not production:
         return url
-    for address in _addresses(parts.hostname):
+    for address in _addresses(host):
         if not address.is_global or address.is_multicast:
             raise WebhookUrlRefused("private, loopback and link-local addresses are not allowed")
     return url
