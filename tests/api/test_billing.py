@@ -449,3 +449,29 @@ def test_a_tenant_over_its_product_limit_sees_the_first_n_and_the_note(
         connection.execute(text("update tenants set tier = 'pro' where id = :id"), {"id": seller.tenant_id})
     pro = client.get("/api/v1/products/?page_size=200", headers=seller.auth).json()
     assert (pro["total"], pro["left_out_by_plan"], pro["plan_note"]) == (105, 0, None)
+
+
+def test_upgrade_applies_now_and_a_downgrade_at_the_period_end(
+    client: TestClient, served: ServedApi, sandbox: SandboxServer
+) -> None:
+    seller = register(client)
+    _checkout(client, seller, "pro", PRO_CARD)
+    _wait_until(client, seller, lambda s: s["tier"] == "pro")
+    _advance(sandbox, 15)  # the trial ends and the card pays: active
+    _wait_until(client, seller, lambda s: s["status"] == "active")
+
+    up = client.post("/api/v1/billing/change-plan", json={"tier": "enterprise"}, headers=seller.auth)
+    assert up.status_code == 200, up.text
+    state = _wait_until(client, seller, lambda s: s["tier"] == "enterprise")
+    assert state["tier"] == "enterprise"
+    prorated = [i for i in sandbox.stripe.of_kind("invoice") if i["billing_reason"] == "subscription_update"]
+    assert len(prorated) == 1 and 0 < prorated[0]["amount_paid"] < 9990 - 2990
+
+    down = client.post("/api/v1/billing/change-plan", json={"tier": "starter"}, headers=seller.auth)
+    assert down.status_code == 200 and down.json()["pending_tier"] == "starter"
+    time.sleep(1)  # the update's webhook arrives: the paid period still runs on Enterprise
+    state = _subscription(client, seller)
+    assert (state["tier"], state["pending_tier"]) == ("enterprise", "starter")
+    _advance(sandbox, 31)  # the period ends: the next one is Starter
+    state = _wait_until(client, seller, lambda s: s["tier"] == "starter")
+    assert (state["tier"], state["pending_tier"], state["status"]) == ("starter", None, "active")
