@@ -3,10 +3,14 @@ checkout with Stripe's test cards, the clock, and webhook delivery signed as `st
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +193,23 @@ def test_portal_and_cancel_at_period_end(
     assert billing.cancel_at_period_end(sub.id).cancel_at_period_end is True
     requests.post(sandbox.control_url + "/stripe/advance", json={"days": 31}, timeout=10).raise_for_status()
     assert billing.subscription(sub.id).status == "canceled"
+
+
+def test_billing_setup_command_twice_creates_nothing_new(sandbox: SandboxServer, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "STOCK_TRACKER_HOME": str(tmp_path),
+        "STOCK_TRACKER_STRIPE_API_URL": sandbox.urls["stripe"],
+        "STOCK_TRACKER_STRIPE_SECRET_KEY": "sk_test_cli",
+    }
+    command = [str(Path(sys.executable).parent / "stock-tracker"), "billing", "setup"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    lines = first.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["starter_monthly", "pro_monthly", "enterprise_monthly"]
+    assert all(line.endswith("created") for line in lines) and "$29.90/month" in first.stdout
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert all(line.endswith("exists") for line in second.stdout.splitlines())
+    assert len(sandbox.stripe.of_kind("price")) == 3 and len(sandbox.stripe.of_kind("product")) == 3
+    unset = {k: v for k, v in env.items() if k != "STOCK_TRACKER_STRIPE_SECRET_KEY"}
+    refused = subprocess.run(command, env=unset, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "STOCK_TRACKER_STRIPE_SECRET_KEY" in refused.stderr
