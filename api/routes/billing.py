@@ -182,7 +182,7 @@ def _stripe_call(call: Any) -> Any:
         raise ApiError(502, "billing_unavailable") from None
 
 
-@router.post("/checkout-session", responses=responses(401, 403, 409, 422, 429, 502, 503))
+@router.post("/checkout-session", responses=responses(400, 401, 403, 409, 422, 429, 502, 503))
 def checkout_session(
     body: TierBody,
     principal: OwnerUser,
@@ -227,7 +227,7 @@ def cancel(principal: OwnerUser, session: TenantSessionDep, billing: BillingDep)
     return subscription(principal, session)
 
 
-@router.post("/change-plan", responses=responses(401, 403, 409, 422, 429, 502, 503))
+@router.post("/change-plan", responses=responses(400, 401, 403, 409, 422, 429, 502, 503))
 def change_plan(
     body: TierBody, principal: OwnerUser, session: TenantSessionDep, billing: BillingDep
 ) -> SubscriptionOut:

@@ -114,7 +114,7 @@ def _find(session: TenantSessionDep, principal: Principal, endpoint_id: int) -> 
     return found
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 422, 429))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 422, 429))
 def add_endpoint(
     body: EndpointIn,
     principal: WebhookUser,
@@ -142,7 +142,7 @@ def list_endpoints(principal: WebhookUser, session: TenantSessionDep) -> list[En
     return [_out(e) for e in webhooks.endpoints(session, principal.tenant_id)]
 
 
-@router.patch("/{endpoint_id}", responses=responses(401, 403, 404, 422, 429))
+@router.patch("/{endpoint_id}", responses=responses(400, 401, 403, 404, 422, 429))
 def update_endpoint(
     endpoint_id: EndpointId,
     body: EndpointPatch,
