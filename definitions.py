@@ -14,11 +14,13 @@ from assets.schedules import SCHEDULES
 from assets.sensors import tenant_partitions_sensor
 from assets.sheet import SheetFiles, sheet_files, sheet_layout, sheet_publication
 from assets.stock import orders_window, stock_metrics, stock_snapshot
+from assets.webhooks import outgoing_webhooks
 from resources.marketplaces import MarketplaceApis
 from resources.sentry import init_sentry
 from resources.sheets import SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
+from resources.webhook_sender import WebhookSender
 from settings import Settings, get_settings
 
 
@@ -44,7 +46,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
         ],
         jobs=[build_sync_job(retry_delay_seconds)],
         schedules=SCHEDULES,
-        sensors=[tenant_partitions_sensor, sync_run_succeeded, sync_run_failed],
+        sensors=[tenant_partitions_sensor, sync_run_succeeded, sync_run_failed, outgoing_webhooks],
         resources={
             "dlt": DagsterDltResource(),
             "files": SheetFiles(out_dir=str(settings.output_dir)),
@@ -72,6 +74,11 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
                 wb_common_url=settings.wb_common_url,
                 ozon_url=settings.ozon_url,
                 time_scale=settings.marketplace_time_scale,
+            ),
+            "webhooks": WebhookSender(
+                app_database_url=_setting(settings, "app_database_url"),
+                keys_file=str(settings.home / "secrets" / "fernet.keys"),
+                production=settings.environment == "production",
             ),
         },
     )

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     # Error reports (resources/sentry.py): off without a DSN; environment defaults to `environment`.
     sentry_dsn: str = Field("", repr=False)
     sentry_environment: str = ""
+    # Billing (resources/stripe_billing.py): Stripe's API or the sandbox's stand-in; the secret key
+    # and the webhook endpoint's signing secret (`whsec_…`). Checkout and the billing portal send
+    # the seller back to `public_url`.
+    stripe_api_url: str = "https://api.stripe.com"
+    stripe_secret_key: str = Field("", repr=False)
+    stripe_webhook_secret: str = Field("", repr=False)
+    public_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
@@ -121,6 +128,7 @@ class Settings(BaseSettings):
                 "wb_common_url": urls["wb_common"],
                 "ozon_url": urls["ozon"],
                 **({"sheets_api_url": urls["sheets"]} if "sheets" in urls else {}),
+                **({"stripe_api_url": urls["stripe"]} if "stripe" in urls else {}),
             }
         )
 

@@ -23,6 +23,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from api import quota
 from api.dagster_client import DagsterClient
 from api.errors import ApiError
 from api.rate_limit import RateLimits
@@ -138,6 +139,7 @@ def get_current_user(
     state.update(locale=tenant.locale, tenant_id=tenant.id, tier=tenant.tier, user_id=user.id)
     if tenant.status != "active":
         raise ApiError(403, "tenant_inactive")
+    quota.enforce(request, session, tenant)  # the plan's monthly API calls; read-only when unpaid
     return Principal(user, tenant, claims.family_id)
 
 

@@ -106,6 +106,70 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Сервис синхронизации недоступен. Повторите позже",
         "en": "The sync service is unavailable. Retry later",
     },
+    # Plans and billing (DESIGN §6a).
+    "plan_quota_exceeded": {
+        "ru": "Лимит API тарифа исчерпан: {limit} запросов в месяц. Сброс: {reset}. "
+        "Больше запросов — на тарифе {plan}",
+        "en": "The plan's API limit is used up: {limit} calls a month. "
+        "It resets at {reset}. {plan} allows more",
+    },
+    "subscription_read_only": {
+        "ru": "Подписка не оплачена или отменена: данные доступны только для чтения. Оформите подписку",
+        "en": "The subscription is unpaid or canceled: your data is read-only. Subscribe to change it",
+    },
+    "plan_limit": {
+        "ru": "На тарифе {current} можно подключить маркетплейсов: {limit}. Это доступно на тарифе {plan}",
+        "en": "The {current} plan connects up to {limit} marketplace(s). The {plan} plan allows this",
+    },
+    "manual_sync_limit": {
+        "ru": "На тарифе {current} можно запускать синхронизацию вручную {limit} раз в час. "
+        "Повторите через {seconds} с",
+        "en": "The {current} plan allows {limit} manual syncs an hour. Retry in {seconds} s",
+    },
+    "syncs_paused": {
+        "ru": "Синхронизации остановлены: {reason}",
+        "en": "Syncs are stopped: {reason}",
+    },
+    "billing_not_configured": {
+        "ru": "Оплата пока не настроена на этом сервере",
+        "en": "Billing is not set up on this server",
+    },
+    "billing_unavailable": {
+        "ru": "Платёжный сервис не ответил. Повторите позже",
+        "en": "The payment service did not answer. Retry later",
+    },
+    "no_subscription": {
+        "ru": "Платной подписки ещё нет: оформите её через checkout-session",
+        "en": "There is no paid subscription yet: start one with checkout-session",
+    },
+    "subscription_exists": {
+        "ru": "Подписка уже оформлена: смените тариф через change-plan или портал оплаты",
+        "en": "You already subscribe: change the plan with change-plan or the billing portal",
+    },
+    "same_tier": {"ru": "Этот тариф уже подключён", "en": "You are already on this plan"},
+    "invalid_signature": {
+        "ru": "Подпись вебхука неверна или устарела",
+        "en": "The webhook signature is invalid or too old",
+    },
+    "webhooks_not_in_plan": {
+        "ru": "Вебхуки доступны на тарифе {plan} и выше",
+        "en": "Webhooks come with the {plan} plan and up",
+    },
+    "webhook_url_refused": {
+        "ru": "Адрес вебхука не подходит: {reason}",
+        "en": "The webhook URL cannot be used: {reason}",
+    },
+    "products_left_out": {
+        "ru": "Показаны первые {limit} товаров по артикулу продавца: тариф {current}. "
+        "Не показано: {count}. Все товары — на тарифе {plan}",
+        "en": "Showing the first {limit} products by seller article (the {current} plan). "
+        "Left out: {count}. The {plan} plan covers them all",
+    },
+    "webhook_not_found": {"ru": "Вебхук не найден", "en": "Webhook not found"},
+    "webhook_disabled": {
+        "ru": "Вебхук отключён: включите его снова (enabled: true)",
+        "en": "The webhook is disabled: enable it again (enabled: true)",
+    },
 }
 
 

@@ -19,10 +19,12 @@ from api import docs, errors, logs
 from api.dagster_client import DagsterClient
 from api.metrics import ApiMetrics
 from api.middleware import RequestContextMiddleware
+from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
-from api.routes import API_PREFIX, auth, credentials, health, products, sync, tenants
+from api.routes import API_PREFIX, auth, billing, credentials, health, products, sync, tenants, webhooks
 from api.security import warm_up
 from resources.sentry import init_sentry
+from resources.stripe_billing import billing_from_settings
 from settings import Settings, get_settings
 
 TITLE = "Stock Tracker API"
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.limits = RateLimits(settings)
     app.state.dagster = dagster
+    app.state.quota = ApiQuota(settings)
+    app.state.billing = billing_from_settings(settings)
     metrics = ApiMetrics(settings)
     app.state.metrics = metrics
 
@@ -72,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync.router,
         sync.alias_router,
         health.router,
+        billing.router,
+        webhooks.router,
     ):
         app.include_router(router)
 
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Content-Disposition"],
             max_age=600,
         )
+    app.add_middleware(QuotaHeadersMiddleware)
     # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -123,7 +123,7 @@ class TokenPair(BaseModel):
 
 class SubscriptionOut(BaseModel):
     tier: Tier
-    status: Literal["trialing", "active", "past_due", "canceled"]
+    status: Literal["trialing", "active", "past_due", "canceled", "unpaid", "paused"]
     trial_ends_at: datetime | None
     current_period_end: datetime | None
 
@@ -245,6 +245,9 @@ class Page(BaseModel):
 
 class ProductPage(Page):
     items: list[ProductOut]
+    # The plan covers its first N products by seller article (DESIGN §6a): how many are left out.
+    left_out_by_plan: int = 0
+    plan_note: str | None = None
 
 
 class WarehouseStockOut(BaseModel):

@@ -32,9 +32,15 @@ def tier_schedule(tier: str) -> ScheduleDefinition:
         known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
         stamp = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "now"
         requested = 0
+        blocked = tenants.sync_blocked()  # the plan stopped their syncs (DESIGN §6a)
         for tenant in tenants.active():
             # Tenants the partition sensor has not added yet are picked up on the next tick.
-            if tenant.tier != tier or tenant.id not in known or not tenant.marketplaces:
+            if (
+                tenant.tier != tier
+                or tenant.id not in known
+                or not tenant.marketplaces
+                or tenant.id in blocked
+            ):
                 continue
             requested += 1
             yield RunRequest(

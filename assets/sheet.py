@@ -26,8 +26,12 @@ from assets.target import resolve
 from resources.sheets import PublishError, SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
+from warehouse.app_db import session_factory
+from warehouse.plan_products import first_products
+from warehouse.plans import PLANS
 from warehouse.sheet_files import write_csv, write_xlsx
 from warehouse.sheet_layout import SheetGrid, build_grid
+from warehouse.webhooks import enqueue_low_stock
 
 LAYOUT = AssetKey("sheet_layout")
 MARKETPLACE_ORDER = ("wildberries", "ozon")
@@ -86,6 +90,8 @@ def sheet_layout(
     tenant = target.tenant
     with warehouse.mart(tenant.id) as mart:
         metrics = pl.DataFrame(mart.current_stock(), infer_schema_length=None)
+    # The sync loaded everything; the sheet and files cover the plan's first N products.
+    metrics, left_out = first_products(metrics, PLANS[tenant.tier].products)
     grids = [
         build_grid(
             metrics,
@@ -97,10 +103,15 @@ def sheet_layout(
         for m in MARKETPLACE_ORDER
         if m in tenant.marketplaces
     ]
+    _announce_low_stock(context, tenants, tenant.id, tenant.low_stock_days, metrics)
     problems = [p for grid in grids for p in grid_problems(grid)]
-    yield Output(
-        grids, metadata={g.title: f"{len(g.rows)} products × {len(g.groups)} warehouses" for g in grids}
-    )
+    metadata: dict[str, Any] = {
+        g.title: f"{len(g.rows)} products × {len(g.groups)} warehouses" for g in grids
+    }
+    if left_out:
+        limit = PLANS[tenant.tier].products
+        metadata["left_out_by_plan"] = f"{left_out} products beyond the {tenant.tier} plan's {limit} left out"
+    yield Output(grids, metadata=metadata)
     yield AssetCheckResult(
         check_name="totals_add_up",
         passed=not problems,
@@ -191,3 +202,20 @@ def _last_digests(context: AssetExecutionContext) -> dict[str, str]:
         return {}
     metadata = records[0].asset_materialization.metadata
     return {k.removeprefix("digest:"): str(v.value) for k, v in metadata.items() if k.startswith("digest:")}
+
+
+def _announce_low_stock(
+    context: AssetExecutionContext,
+    tenants: TenantDirectory,
+    tenant_id: str,
+    threshold: int,
+    metrics: pl.DataFrame,
+) -> None:
+    """Queue `stock.low` for the seller's webhooks (sent by the outgoing_webhooks sensor)."""
+    if metrics.is_empty() or "days_of_cover" not in metrics.columns:
+        return
+    low = metrics.filter(
+        pl.col("days_of_cover").is_not_null() & (pl.col("days_of_cover") < threshold)
+    ).select("marketplace", "product_id", "article", "warehouse_name", "stock", "days_of_cover")
+    with session_factory(tenants.app_database_url)() as session:
+        enqueue_low_stock(session, tenant_id, context.run_id, low.to_dicts(), threshold)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from cli.api import api_command
+from cli.billing import billing_group
 from cli.demo import demo_command
 from cli.dev import dev_command
 from cli.sandbox import sandbox_group
@@ -26,6 +27,7 @@ register_tenant_commands(main)
 main.add_command(sync_command)
 main.add_command(dev_command)
 main.add_command(api_command)
+main.add_command(billing_group)
 
 if __name__ == "__main__":
     main()

@@ -183,6 +183,9 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
                     str(settings.sandbox_port),
                     "--time-scale",
                     str(DEMO_TIME_SCALE),
+                    # Stripe's events reach the API's webhook, signed, as `stripe listen` forwards them.
+                    "--stripe-forward-to",
+                    f"http://127.0.0.1:{api_port}/api/v1/billing/webhook",
                 ],
                 env,
                 logs / "dev-sandbox.log",
@@ -192,6 +195,7 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
             if not first:
                 raise click.ClickException(f"the sandbox did not start:\n{_tail(sandbox.log)}")
             urls = json.loads(first)
+            env.update(_stripe_sandbox_env(urls, f"http://127.0.0.1:{api_port}"))
             env.update(
                 {
                     "DAGSTER_HOME": str(dagster_home),
@@ -222,6 +226,10 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
             click.echo(f"Sandbox marketplaces: {urls['wb_content'].rsplit('/', 1)[0]}")
             click.echo(f"Dagster UI:           http://127.0.0.1:{port}")
             click.echo(f"REST API:             {api} (Swagger UI: {api}/docs)")
+            click.echo(
+                f"Stripe sandbox:       {urls['stripe']} (checkout: POST card=4242424242424242 to a "
+                "session's url; plans set up)"
+            )
             click.echo(f"Logs:                 {logs}/dev-*.log. Ctrl-C stops everything.")
             while True:
                 time.sleep(0.5)
@@ -235,3 +243,22 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
         click.echo("Stopping…", err=True)
     finally:
         stop_servers(servers)
+
+
+SANDBOX_STRIPE_KEY = "sk_test_sandbox"
+
+
+def _stripe_sandbox_env(urls: dict[str, str], api: str) -> dict[str, str]:
+    """Billing against the sandbox's Stripe: its URL and webhook secret, a test key, the plans'
+    prices created (`stock-tracker billing setup`), checkout returning to the local API."""
+    from resources.stripe_billing import StripeBilling
+
+    secret = urls.pop("stripe_webhook_secret", "")
+    key = SANDBOX_STRIPE_KEY  # the sandbox takes test keys only; a real key stays out of dev
+    StripeBilling(api_url=urls["stripe"], secret_key=key).setup_catalogue()
+    return {
+        "STOCK_TRACKER_STRIPE_API_URL": urls["stripe"],
+        "STOCK_TRACKER_STRIPE_SECRET_KEY": key,
+        "STOCK_TRACKER_STRIPE_WEBHOOK_SECRET": secret,
+        "STOCK_TRACKER_PUBLIC_URL": api,
+    }

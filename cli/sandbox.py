@@ -42,7 +42,19 @@ def sandbox_group() -> None:
     show_default=True,
     help="Run rate limits and report delays this many times faster.",
 )
-def sandbox_serve(scenario_path: str | None, host: str | None, port: int | None, time_scale: float) -> None:
+@click.option(
+    "--stripe-forward-to",
+    default=None,
+    metavar="URL",
+    help="Deliver every Stripe event to URL, signed (like `stripe listen --forward-to`).",
+)
+def sandbox_serve(
+    scenario_path: str | None,
+    host: str | None,
+    port: int | None,
+    time_scale: float,
+    stripe_forward_to: str | None,
+) -> None:
     """Serve all sandbox services on one port; the first stdout line is a JSON object of base URLs."""
     from sandbox.server import serve_forever
 
@@ -65,6 +77,7 @@ def sandbox_serve(scenario_path: str | None, host: str | None, port: int | None,
             settings.sandbox_port if port is None else port,
             time_scale,
             announce,
+            stripe_forward_to,
         )
     except OSError as exc:
         raise click.ClickException(f"cannot serve on port {port}: {exc.strerror}") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from warehouse.app_db import session_factory
+from warehouse.billing import blocked_tenants
 from warehouse.tenants import TenantInfo, active_tenants, get_tenant, load_credentials
 from warehouse.vault import CredentialVault
 
@@ -24,6 +25,11 @@ class TenantDirectory(ConfigurableResource):
     def active(self) -> list[TenantInfo]:
         with self._session() as session:
             return active_tenants(session)
+
+    def sync_blocked(self) -> set[str]:
+        """Tenants whose plan stops syncs now (canceled, unpaid, paused, grace over): data kept."""
+        with self._session() as session:
+            return blocked_tenants(session)
 
     def tenant(self, tenant_id: str) -> TenantInfo | None:
         return next((t for t in self.active() if t.id == tenant_id), None)

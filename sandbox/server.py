@@ -22,6 +22,7 @@ from sandbox.http import json_response, read_json
 from sandbox.scenario import Scenario, ScenarioError, parse_scenario
 from sandbox.services import SERVICES, ErrorFamily, Service, base_urls, split_path
 from sandbox.state import SandboxState, Switches
+from sandbox.stripe.model import StripeSandbox
 
 STATE_KEY = web.AppKey("state", SandboxState)
 ERRORS_KEY = web.AppKey("errors", dict)
@@ -184,9 +185,10 @@ async def control_reset_limits(request: web.Request) -> web.Response:
     return json_response({"ok": True})
 
 
-def build_app(state: SandboxState | None = None) -> web.Application:
+def build_app(state: SandboxState | None = None, stripe: StripeSandbox | None = None) -> web.Application:
     from sandbox.ozon import routes as ozon_routes
     from sandbox.sheets import routes as sheets_routes
+    from sandbox.stripe import routes as stripe_routes
     from sandbox.wb import routes as wb_routes
 
     app = web.Application(middlewares=[gateway], client_max_size=256 * 1024**2)
@@ -195,6 +197,7 @@ def build_app(state: SandboxState | None = None) -> web.Application:
     wb_routes.register(app)
     ozon_routes.register(app)
     sheets_routes.register(app)
+    stripe_routes.register(app, stripe)
     app.router.add_route("*", "/_control/settings", control_settings)
     app.router.add_post("/_control/scenario", control_scenario)
     app.router.add_route("*", "/_control/faults", control_faults)
@@ -215,8 +218,11 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         time_scale: float = 1.0,
+        stripe_forward_to: str | None = None,
     ) -> None:
         self.state = SandboxState()
+        # Stripe's account: its clock, objects and webhook secret (events go to `stripe_forward_to`).
+        self.stripe = StripeSandbox(forward_to=stripe_forward_to)
         self.state.set_time_scale(time_scale)
         if scenario is not None:
             self.state.load(scenario)
@@ -239,7 +245,9 @@ class SandboxServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.state), access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            build_app(self.state, self.stripe), access_log=None, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -260,20 +268,32 @@ class SandboxServer:
         self.stop()
 
 
-def serve_forever(scenario: Scenario | None, host: str, port: int, time_scale: float, announce: Any) -> None:
-    """Run until interrupted; `announce` gets the base URLs once the port is bound."""
+def serve_forever(
+    scenario: Scenario | None,
+    host: str,
+    port: int,
+    time_scale: float,
+    announce: Any,
+    stripe_forward_to: str | None = None,
+) -> None:
+    """Run until interrupted; `announce` gets the base URLs once the port is bound (and, when
+    Stripe events are forwarded, `stripe_webhook_secret`, as `stripe listen` prints its secret)."""
+    stripe = StripeSandbox(forward_to=stripe_forward_to)
     state = SandboxState()
     state.set_time_scale(time_scale)
     if scenario is not None:
         state.load(scenario)
 
     async def main() -> None:
-        runner = web.AppRunner(build_app(state), access_log=None, handler_cancellation=True)
+        runner = web.AppRunner(build_app(state, stripe), access_log=None, handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
         bound = site._server.sockets[0].getsockname()[1] if site._server else port  # type: ignore[union-attr]
-        announce(orjson.dumps(base_urls(host, bound)).decode())
+        first_line: dict[str, str] = base_urls(host, bound)
+        if stripe_forward_to:
+            first_line["stripe_webhook_secret"] = stripe.webhook_secret
+        announce(orjson.dumps(first_line).decode())
         try:
             await asyncio.Event().wait()
         finally:

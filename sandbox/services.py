@@ -39,6 +39,7 @@ SERVICES: tuple[Service, ...] = (
     Service("sheets", "/sheets", "https://sheets.googleapis.com"),
     Service("drive", "/drive", "https://www.googleapis.com"),
     Service("oauth2", "/oauth2", "https://oauth2.googleapis.com"),
+    Service("stripe", "/stripe", "https://api.stripe.com"),
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -37,7 +38,8 @@ ORDERS_WINDOWS = (7, 14, 30)
 ROLES = ("owner", "admin", "viewer")
 MARKETPLACES = ("wildberries", "ozon")
 CREDENTIAL_STATUSES = ("valid", "invalid", "unchecked")
-SUBSCRIPTION_STATUSES = ("trialing", "active", "past_due", "canceled")
+# Stripe's subscription statuses the product acts on (paused: a trial ended without a card).
+SUBSCRIPTION_STATUSES = ("trialing", "active", "past_due", "canceled", "unpaid", "paused")
 SYNC_TRIGGERS = ("schedule", "manual", "api", "cli", "demo")
 SYNC_STATUSES = ("queued", "running", "success", "failed", "skipped")
 
@@ -164,6 +166,14 @@ class Subscription(Base):
     current_period_end: Mapped[datetime | None] = mapped_column(UtcDateTime())
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A downgrade waits for the period end (it never deletes data): the tier it will become.
+    pending_tier: Mapped[str | None] = mapped_column(String(16))
+    # When the state kept here was current at Stripe (the event's `created`): webhooks arrive in
+    # any order, and an older state never overwrites a newer one.
+    stripe_state_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The first failed payment of the current run of failures: syncs go on for the grace period.
+    past_due_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class SyncRun(Base):
@@ -300,3 +310,72 @@ class TenantSyncState(Base):
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     last_success_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event already processed: each event id is applied once."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ApiUsage(Base):
+    """API calls of one tenant in one calendar month (UTC), counted against the plan's quota."""
+
+    __tablename__ = "api_usage"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookEndpoint(Base):
+    """A seller's URL that gets signed events (Pro and up, DESIGN §6a)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # Fernet token of the signing secret (warehouse/vault.py): shown to the seller once.
+    secret: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, tried until delivered or out of retries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        _one_of("status", WEBHOOK_DELIVERY_STATUSES),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # One event reaches one endpoint once, however often the sync is recorded.
+        UniqueConstraint("endpoint_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -195,15 +195,27 @@ class StockReader:
     # --- reads --------------------------------------------------------------------------------
 
     def products(
-        self, where: ProductFilter, *, sort: str = "article", limit: int = 50, offset: int = 0
+        self,
+        where: ProductFilter,
+        *,
+        sort: str = "article",
+        limit: int = 50,
+        offset: int = 0,
+        plan_products: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of products (totals per marketplace × product) and how many match in all."""
+        """One page of products (totals per marketplace × product) and how many match in all; with
+        `plan_products`, only the plan's first that many products by seller article."""
         import polars as pl
 
         totals = self.product_totals()
         if totals.frame.is_empty():
             return [], 0
         conditions = []
+        if plan_products is not None and totals.frame.height > plan_products:
+            from warehouse.plan_products import first_products, product_key
+
+            kept, _ = first_products(totals.frame, plan_products)
+            conditions.append(product_key().is_in(kept.select(product_key().alias("_k"))["_k"].implode()))
         if where.marketplace:
             conditions.append(pl.col("marketplace") == where.marketplace)
         term = (where.search or "").strip().lower()

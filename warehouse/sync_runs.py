@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from warehouse.models import SYNC_TRIGGERS, TIERS, SyncRun, Tenant, TenantSyncState, utcnow
 from warehouse.telemetry import count_finished_sync
+from warehouse.webhooks import enqueue_sync_outcome
 
 ACTIVE = ("queued", "running")
 FINISHED = ("success", "failed", "skipped")
@@ -106,6 +107,7 @@ def record_finished_run(
     row.error = _clean_error(error)
     if newly_finished:  # seen twice (a sensor and the API), counted once
         _count(session, row)
+        enqueue_sync_outcome(session, row)  # the seller's webhooks, in the same transaction
     session.commit()
     return row
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Response, status
 
+from api import plan_limits
 from api.deps import CurrentUser, EditorUser, SettingsDep, TenantSessionDep
 from api.errors import ApiError, responses
 from api.models import CredentialStatusOut, Marketplace, MarketplaceKey
@@ -44,6 +45,7 @@ def connect(
     # Imported here: the marketplace clients bring dlt's HTTP helpers, which only this route needs.
     from pipelines.checks import MarketplaceUnavailable, check_credentials
 
+    plan_limits.check_marketplace_slot(session, principal.tenant, body.marketplace)
     fields = body.model_dump(exclude={"marketplace"})
     try:
         result = check_credentials(body.marketplace, fields, _urls(settings), settings.marketplace_time_scale)

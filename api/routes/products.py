@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 
+from api import i18n
 from api.deps import CurrentUser, SettingsDep
-from api.errors import ApiError, responses
+from api.errors import ApiError, request_language, responses
 from api.models import (
     HistoryPoint,
     Locale,
@@ -26,6 +27,7 @@ from api.models import (
 )
 from api.routes import API_PREFIX
 from settings import Settings
+from warehouse.plans import PLANS, first_allowing
 from warehouse.stock_reads import SORTS, ProductFilter, StockReader, WarehouseBusy
 
 router = APIRouter(prefix=API_PREFIX, tags=["stock"])
@@ -46,6 +48,7 @@ def stock_of(settings: Settings, tenant_id: str) -> Iterator[StockReader]:
 
 @router.get("/products/", responses=responses(401, 403, 422, 429, 503))
 def list_products(
+    request: Request,
     principal: CurrentUser,
     settings: SettingsDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -62,14 +65,32 @@ def list_products(
     """The current stock per product (totals over warehouses), a page at a time."""
     threshold = principal.tenant.low_stock_days
     where = ProductFilter(search, marketplace, min_stock, max_stock, low_stock_only, threshold)
+    plan = PLANS[principal.tenant.tier]
     with stock_of(settings, principal.tenant_id) as reader:
-        rows, total = reader.products(where, sort=sort, limit=page_size, offset=(page - 1) * page_size)
+        rows, total = reader.products(
+            where, sort=sort, limit=page_size, offset=(page - 1) * page_size, plan_products=plan.products
+        )
+        left_out = max(0, reader.product_totals().frame.height - plan.products)
+    covering = first_allowing(lambda p: p.products >= plan.products + left_out) if left_out else None
     return ProductPage(
         items=[_product(row, threshold) for row in rows],
         total=total,
         page=page,
         page_size=page_size,
         pages=math.ceil(total / page_size),
+        left_out_by_plan=left_out,
+        plan_note=i18n.message(
+            "products_left_out",
+            request_language(request),
+            {
+                "count": left_out,
+                "limit": plan.products,
+                "current": plan.name,
+                "plan": covering.name if covering else "-",
+            },
+        )
+        if left_out
+        else None,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from api import sync_control
+from api import plan_limits, sync_control
 from api.deps import CurrentUser, DagsterDep, EditorUser, TenantSessionDep
 from api.errors import ApiError, responses
 from api.models import SyncPage, SyncRunOut
@@ -23,7 +23,9 @@ RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-
 
 @router.post("/", status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 409, 429, 503))
 def start_sync(principal: EditorUser, session: TenantSessionDep, dagster: DagsterDep) -> SyncRunOut:
-    """Start a sync of your stock now (owners and admins). 409 while one is queued or running."""
+    """Start a sync of your stock now (owners and admins). 409 while one is queued or running;
+    429 past the plan's manual syncs an hour; 403 while the plan stops syncs."""
+    plan_limits.check_manual_sync(session, principal.tenant)
     return sync_run_view(sync_control.launch(session, dagster, principal.tenant_id))
 
 

@@ -36,6 +36,9 @@ def test_a_good_key_is_checked_stored_encrypted_and_shown_by_fingerprint_only(
     assert body["expires_at"].startswith("2100-01-01")  # the WB token's own `exp`
     assert wb["token"] not in created.text
 
+    # A second marketplace takes the Pro plan (DESIGN §6a; tests/api/test_billing.py has the limit).
+    with engine_for(app_db).begin() as connection:
+        connection.execute(text("update tenants set tier = 'pro' where id = :id"), {"id": seller.tenant_id})
     assert (
         client.post(
             "/api/v1/credentials/", json={"marketplace": "ozon", **ozon}, headers=seller.auth

@@ -260,7 +260,15 @@ def test_export_is_the_sheet_grid(stock_client: TestClient, stocked: tuple[Selle
 
 def test_no_stock_yet(stock_client: TestClient) -> None:
     fresh = register(stock_client)
-    assert products(stock_client, fresh) == {"total": 0, "page": 1, "page_size": 50, "pages": 0, "items": []}
+    assert products(stock_client, fresh) == {
+        "total": 0,
+        "page": 1,
+        "page_size": 50,
+        "pages": 0,
+        "items": [],
+        "left_out_by_plan": 0,
+        "plan_note": None,
+    }
     assert stock_client.get("/api/v1/products/1", headers=fresh.auth).status_code == 404
     export = stock_client.get("/api/v1/stock/export", headers=fresh.auth)
     assert export.status_code == 404 and export.json()["error"]["code"] == "no_stock_data"
