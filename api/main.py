@@ -10,14 +10,15 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import docs, errors, logs
 from api.dagster_client import DagsterClient
-from api.metrics import ApiMetrics
+from api.errors import ApiError
+from api.metrics import ApiMetrics, metrics_allowed
 from api.middleware import RequestContextMiddleware
 from api.rate_limit import RateLimits
 from api.routes import API_PREFIX, auth, credentials, health, products, sync, tenants
@@ -76,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    def prometheus_metrics(request: Request) -> Response:
+        if not metrics_allowed(settings, request.headers.get("authorization")):
+            raise ApiError(404, "not_found")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     errors.install(app)
