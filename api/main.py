@@ -47,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warm_up()
+        # The stock reads import polars lazily; the first requests arriving together in the thread
+        # pool then queue on the import lock holding their database connections, and the pool
+        # runs dry (bench/bench_load.py hung). Import it once, before any request.
+        import polars  # noqa: F401
         yield
         dagster.close()
 
