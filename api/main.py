@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # pool then queue on the import lock holding their database connections, and the pool
         # runs dry (bench/bench_load.py hung). Import it once, before any request.
         import polars  # noqa: F401
+
         yield
         dagster.close()
 
