@@ -73,6 +73,7 @@ async def run_load(base: str, sellers: list[dict[str, str]], rate: float, second
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     failures = 0
+    kinds: dict[str, int] = {}
     rng = random.Random(7)
 
     async def one(session: aiohttp.ClientSession, n: int) -> None:
@@ -96,8 +97,9 @@ async def run_load(base: str, sellers: list[dict[str, str]], rate: float, second
             async with request as response:
                 await response.read()
                 statuses[response.status] = statuses.get(response.status, 0) + 1
-        except Exception:
+        except Exception as exc:  # no answer at all: counted as an error, by kind
             failures += 1
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             return
         latencies.append(time.perf_counter() - started)
 
@@ -121,6 +123,7 @@ async def run_load(base: str, sellers: list[dict[str, str]], rate: float, second
         "elapsed": elapsed,
         "rps": total / elapsed,
         "statuses": dict(sorted(statuses.items())),
+        "no_answer": kinds,
         "errors": errors,
         "p50": statistics.median(ordered) * 1000 if ordered else float("nan"),
         "p99": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000 if ordered else float("nan"),
@@ -189,7 +192,7 @@ def report(args: argparse.Namespace, result: dict, rss_before: int, rss_after: i
         f"{args.rate:g} req/s target for {args.seconds:g} s, {args.workers} uvicorn workers, "
         f"{args.tenants} tenants (PostgreSQL app db, DuckDB marts), loopback\n"
         f"sent {result['requests']} in {result['elapsed']:.1f} s = {result['rps']:.0f} req/s; "
-        f"statuses {result['statuses']}; errors {result['errors']}\n"
+        f"statuses {result['statuses']}; no answer {result['no_answer']}; errors {result['errors']}\n"
         f"latency p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms\n"
         f"RSS (all uvicorn processes) before {rss_before / 1024:.1f} MiB, after {rss_after / 1024:.1f} MiB "
         f"({growth:+.1f} %)",
