@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # `limits` notation: per client IP on /auth/*, per tenant on every other route.
     rate_limit_auth: str = "10/minute"
     rate_limit_tenant: str = "600/minute"
+    # Failed sign-ins per account (from any IP) before it is locked for the rest of the window;
+    # attempts while locked are not counted, so a lock never outlasts one window.
+    rate_limit_login_account: str = "10/15minutes"
+    # production: /metrics answers only `Authorization: Bearer <this>`; without it, /metrics is off.
+    metrics_token: str = ""
     # The Dagster webserver's GraphQL endpoint: the API launches and watches syncs through it.
     dagster_graphql_url: str = "http://127.0.0.1:3000/graphql"
     api_host: str = "127.0.0.1"
@@ -98,6 +103,10 @@ class Settings(BaseSettings):
                 raise ValueError("STOCK_TRACKER_JWT_SECRET must be at least 32 characters")
             return self
         if not self.app_database_url:
+            # The embedded default keeps the app database, warehouse and secrets in `home`:
+            # the owner's only (warehouse/private_files.py tightens the files themselves).
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.home, 0o700)
             self.app_database_url = f"sqlite:///{self.home / 'app.db'}"
         if not self.warehouse_url:
             self.warehouse_url = f"duckdb:///{self.home / 'warehouse' / '{tenant}.duckdb'}"

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -68,7 +68,12 @@ async def get_dagster(request: Request) -> DagsterClient:
 DagsterDep = Annotated[DagsterClient, Depends(get_dagster)]
 
 
-def get_session(settings: SettingsDep) -> Iterator[Session]:
+# The session dependencies are async generators on purpose: FastAPI runs a sync generator's
+# clean-up in the thread pool, and under load every pool thread can be a new request waiting for a
+# database connection while the connections are held by finished requests waiting for a thread to
+# close their session: a deadlock (found by bench/bench_load.py). Closing on the event loop needs
+# no thread; it is one quick ROLLBACK that hands the connection back to the pool.
+async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
     with session_factory(settings.app_database_url)() as session:
         yield session
 
@@ -106,7 +111,7 @@ async def get_claims(settings: SettingsDep, token: BearerToken) -> TokenClaims:
 ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
 
 
-def get_tenant_session(settings: SettingsDep, claims: ClaimsDep) -> Iterator[Session]:
+async def get_tenant_session(settings: SettingsDep, claims: ClaimsDep) -> AsyncIterator[Session]:
     with tenant_session(settings.app_database_url, claims.tenant_id) as session:
         yield session
 

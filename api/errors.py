@@ -7,16 +7,22 @@ password or a key). Unexpected exceptions become `internal_error` with no detail
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import i18n
+
+log = logging.getLogger("stock_tracker.api")
 
 _CODES_BY_STATUS = {
     400: "invalid_body",  # FastAPI's answer to a body it cannot parse
@@ -109,9 +115,42 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, "validation_error", {"fields": fields}, details=details)
 
 
+# While the app database is unreachable (restarting, failing over) a request cannot be answered,
+# but it is not the client's fault nor a bug: 503 with Retry-After, and the pool reconnects by
+# itself (pool_pre_ping) once the database is back.
+DATABASE_RETRY_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means "the database cannot be reached now" (connection refused or lost, the
+    server shutting down), as opposed to a bug in a query."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, psycopg.OperationalError):
+        return True
+    return isinstance(exc, sqlalchemy.exc.OperationalError) and "locked" in str(original).lower()
+
+
+def database_unavailable_response(request: Request) -> JSONResponse:
+    seconds = DATABASE_RETRY_SECONDS
+    return error_response(
+        request, 503, "database_unavailable", {"seconds": seconds}, headers={"Retry-After": str(seconds)}
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        log.warning("app database unavailable: %s", type(exc).__name__)
+        return database_unavailable_response(request)
+    raise exc
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_error)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

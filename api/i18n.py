@@ -26,6 +26,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Тело запроса не читается как JSON",
         "en": "The request body is not valid JSON",
     },
+    "database_unavailable": {
+        "ru": "Сервис временно недоступен: база данных перезапускается. Повторите через {seconds} с",
+        "en": "Temporarily unavailable: the database is restarting. Retry in {seconds} s",
+    },
+    "control_characters": {
+        "ru": "Адрес запроса содержит управляющие символы",
+        "en": "The request address contains control characters",
+    },
     "not_found": {"ru": "Не найдено", "en": "Not found"},
     "method_not_allowed": {"ru": "Метод не поддерживается", "en": "Method not allowed"},
     "http_error": {"ru": "Ошибка запроса ({status})", "en": "Request error ({status})"},
@@ -53,6 +61,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tenant_inactive": {
         "ru": "Аккаунт продавца приостановлен",
         "en": "The seller account is suspended",
+    },
+    "account_locked": {
+        "ru": "Слишком много неудачных попыток входа в этот аккаунт. Повторите через {seconds} с",
+        "en": "Too many failed sign-ins to this account. Retry in {seconds} s",
     },
     "rate_limited": {
         "ru": "Слишком много запросов. Повторите через {seconds} с",

@@ -10,14 +10,15 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import docs, errors, logs
 from api.dagster_client import DagsterClient
-from api.metrics import ApiMetrics
+from api.errors import ApiError
+from api.metrics import ApiMetrics, metrics_allowed
 from api.middleware import RequestContextMiddleware
 from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
@@ -48,6 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warm_up()
+        # The stock reads import polars lazily; the first requests arriving together in the thread
+        # pool then queue on the import lock holding their database connections, and the pool
+        # runs dry (bench/bench_load.py hung). Import it once, before any request.
+        import polars  # noqa: F401
+
         yield
         dagster.close()
 
@@ -82,7 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    def prometheus_metrics(request: Request) -> Response:
+        if not metrics_allowed(settings, request.headers.get("authorization")):
+            raise ApiError(404, "not_found")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     errors.install(app)

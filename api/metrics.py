@@ -6,6 +6,8 @@ Each app has its own registry (several apps in one test process must not share c
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.platform_metrics import DagsterRuns, PlatformCollector, dagster_home, default_sources
@@ -43,3 +45,17 @@ class ApiMetrics:
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)
+
+
+def metrics_allowed(settings: Settings, authorization: str | None) -> bool:
+    """Who may read /metrics: anyone on the embedded default (it listens on loopback); in
+    production only a scraper sending `Authorization: Bearer <metrics_token>`; with no token set
+    there, nobody (the per-tenant and per-route figures are not for the internet). A refusal is a
+    404, so the endpoint is not even seen to exist."""
+    if settings.environment != "production":
+        return True
+    if not settings.metrics_token or not authorization:
+        return False
+    scheme, _, token = authorization.partition(" ")
+    expected = settings.metrics_token.encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)

@@ -12,11 +12,12 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_response
+from api.errors import database_unavailable, database_unavailable_response, error_response
 from api.logs import request_id_var
 from api.metrics import ApiMetrics
 from resources.sentry import tag_tenant
@@ -25,6 +26,7 @@ log = logging.getLogger("stock_tracker.api")
 access_log = logging.getLogger("stock_tracker.api.access")
 
 REQUEST_ID_HEADER = "x-request-id"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 DOCS_PATHS = ("/docs", "/redoc")
 
@@ -79,18 +81,27 @@ class RequestContextMiddleware:
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 if path.startswith("/api/") and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
+                if b"location" in present:
+                    headers = [(n, _same_origin(v) if n.lower() == b"location" else v) for n, v in headers]
                 message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception:
+            if _has_control_characters(scope):
+                refused = error_response(Request(scope), 422, "control_characters")
+                await refused(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
             # Sentry takes the event from this log line (its logging integration): tag it first.
             tag_tenant(state.get("tenant_id"), state.get("tier"))
             log.exception("unhandled error", extra={"fields": {"path": path, "method": scope.get("method")}})
             if response_started:
                 raise
-            response = error_response(Request(scope), 500, "internal_error")
+            if database_unavailable(exc):
+                response = database_unavailable_response(Request(scope))
+            else:
+                response = error_response(Request(scope), 500, "internal_error")
             await response(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
@@ -113,6 +124,24 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def _has_control_characters(scope: Scope) -> bool:
+    """NUL or another control character in the path or query, once percent-decoded: refused before
+    any route sees it (PostgreSQL cannot hold NUL; the others only corrupt logs and lookups)."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    for text in (scope.get("path", ""), unquote_plus(query, errors="replace")):
+        if _CONTROL.search(text):
+            return True
+    return False
+
+
+def _same_origin(location: bytes) -> bytes:
+    """A redirect's target as a path on this server: Starlette builds it from the request's `Host`
+    header, which the client chose, so an absolute one could send a victim elsewhere."""
+    parts = urlsplit(location.decode("latin-1"))
+    path = "/" + parts.path.lstrip("/\\")  # never `//host`, which is absolute again
+    return urlunsplit(("", "", path, parts.query, "")).encode("latin-1")
 
 
 def _request_id(scope: Scope) -> str:

@@ -8,21 +8,58 @@ from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from api.security import is_common_password
 
 Role = Literal["owner", "admin", "viewer"]
 Locale = Literal["ru", "en"]
 Marketplace = Literal["wildberries", "ozon"]
 Tier = Literal["starter", "pro", "enterprise"]
 
-# No NUL anywhere: PostgreSQL text cannot hold it, and no real email, name or key contains one.
+# No control characters anywhere (C0, DEL, C1): PostgreSQL text cannot hold NUL, and no real
+# email, name, password or key contains the others; they would only corrupt the sheet and the logs.
+# `\s` alone is no guard: in a negated class it lets NUL through as "not a space" (`\S`). Emails
+# and keys may come with whitespace around them (pasted), which is trimmed, never stored.
+NO_CONTROL = r"\x00-\x1f\x7f-\x9f"
 Email = Annotated[
-    str, Field(min_length=3, max_length=320, pattern=r"^\s*[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+\s*$")
+    str,
+    Field(
+        min_length=3,
+        max_length=320,
+        pattern=rf"^[ ]*[^@\s{NO_CONTROL}]{{1,64}}@[^@\s{NO_CONTROL}]+\.[^@\s{NO_CONTROL}]+[ ]*$",
+    ),
 ]
-Password = Annotated[str, Field(min_length=8, max_length=128, description="8-128 characters.")]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
-# Keys go into HTTP headers: visible ASCII only (spaces around are trimmed).
-Key = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^\s*[!-~]+\s*$")]
+
+
+def _not_common(password: str) -> str:
+    if is_common_password(password):
+        raise ValueError("this password is one of the most common ones; choose another")
+    return password
+
+
+Password = Annotated[
+    str,
+    AfterValidator(_not_common),
+    Field(
+        min_length=8,
+        max_length=128,
+        pattern=rf"^[^{NO_CONTROL}]+$",
+        description="8-128 characters, not a common password.",
+    ),
+]
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=rf"^[^{NO_CONTROL}]*[^\s{NO_CONTROL}][^{NO_CONTROL}]*$")
+]
+# Keys go into HTTP headers: visible ASCII only (spaces and line ends around are trimmed).
+Key = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")]
+# A bare id, or a URL holding one (`…/spreadsheets/d/<id>/edit…`); empty unlinks.
+SPREADSHEET = (
+    rf"^([ ]*|[ ]*[A-Za-z0-9_-]{{1,128}}[ ]*"
+    rf"|[^{NO_CONTROL}]*/spreadsheets/d/[A-Za-z0-9_-]{{1,128}}([^A-Za-z0-9_{NO_CONTROL}-][^{NO_CONTROL}]*)?)$"
+)
+# A JWT is base64url parts joined by dots.
+TokenText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9._=-]+$")]
 
 
 @cache
@@ -48,7 +85,7 @@ class Lenient(BaseModel):
 # Telegram: "at most 52 significant bits" (Bot API, User.id); strict, so `true` or "12" are refused.
 TelegramId = Annotated[int, Field(strict=True, ge=1, lt=2**52)]
 # What a sign-in names the account by: lenient, as a wrong one only fails to match.
-SignInName = Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00]*$")]
+SignInName = Annotated[str, Field(min_length=1, max_length=320, pattern=rf"^[^{NO_CONTROL}]*$")]
 
 
 class RegisterRequest(Lenient):
@@ -74,7 +111,7 @@ class LoginRequest(Lenient):
 
     email: SignInName | None = None
     username: SignInName | None = Field(None, description="Your email (OAuth2's name).")
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    password: Annotated[str, Field(min_length=1, max_length=128, pattern=rf"^[^{NO_CONTROL}]+$")]
     grant_type: Literal["password"] | None = Field(
         None, description="OAuth2 password flow: `password` when given."
     )
@@ -91,11 +128,11 @@ class LoginRequest(Lenient):
 
 
 class RefreshRequest(Lenient):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
+    refresh_token: TokenText
 
 
 class LogoutRequest(Lenient):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+    refresh_token: TokenText | None = Field(
         None, description="Ends this token's sign-in; without it, the Bearer access token's."
     )
 
@@ -154,7 +191,7 @@ class TenantUpdate(Strict):
         str | None,
         Field(
             max_length=2000,
-            pattern=r"^(\s*|\s*[A-Za-z0-9_-]{1,128}\s*|.*/spreadsheets/d/[A-Za-z0-9_-]{1,128}([^A-Za-z0-9_-].*)?)$",
+            pattern=SPREADSHEET,
             description="A Google Sheets id or the sheet's URL; empty to unlink.",
         ),
     ] = None
@@ -162,7 +199,7 @@ class TenantUpdate(Strict):
         str | None,
         Field(
             max_length=40,
-            pattern=r"^\s*(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})?\s*$",
+            pattern=r"^[ ]*(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})?[ ]*$",
             description="A numeric chat id or an @channel; empty to unlink.",
         ),
     ] = None
@@ -194,7 +231,9 @@ class WildberriesKey(Strict):
 
 class OzonKey(Strict):
     marketplace: Literal["ozon"]
-    client_id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^\s*\d{1,20}\s*$")]
+    client_id: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^[ \t\r\n]*[0-9]{1,20}[ \t\r\n]*$")
+    ]
     api_key: Annotated[Key, Field(max_length=256)]
 
 

@@ -10,6 +10,7 @@ all refused.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,13 @@ ALGORITHM = "HS256"
 ISSUER = "stock-tracker"
 AUDIENCE = "stock-tracker-api"
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti", "typ", "tid", "fam"]
+# What a well-formed claim looks like, checked before any of it reaches a query: user ids are the
+# database's 32-bit integer keys, tenant ids slugs (warehouse/tenants.py), family and token ids
+# `secrets.token_urlsafe` (warehouse/auth_tokens.py). A validly signed token holding anything else
+# (a huge `sub`, a NUL) is refused as invalid, never a database error.
+MAX_USER_ID = 2**31 - 1
+_TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,39}\Z")
+_TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
 
@@ -44,6 +52,19 @@ class TokenClaims:
     family_id: str
     jti: str
     expires_at: datetime
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    # The 30 000 most common passwords of the leaked-password corpora zxcvbn ships (Dropbox's
+    # strength estimator): the first ones an attacker tries, on every account at once.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def is_common_password(password: str) -> bool:
+    return password.lower() in _common_passwords()
 
 
 def hash_password(password: str) -> str:
@@ -72,6 +93,7 @@ def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None
 def warm_up() -> None:
     """Make the dummy hash now, so the first unknown-user sign-in is not slower than the rest."""
     _dummy_hash()
+    _common_passwords()
 
 
 def encode_token(
@@ -117,12 +139,30 @@ def decode_token(secret: str, token: str, *, kind: str) -> TokenClaims:
     if payload.get("typ") != kind:
         raise TokenError("invalid_token")
     try:
-        return TokenClaims(
-            user_id=int(payload["sub"]),
-            tenant_id=str(payload["tid"]),
-            family_id=str(payload["fam"]),
-            jti=str(payload["jti"]),
+        claims = TokenClaims(
+            user_id=_user_id(payload["sub"]),
+            tenant_id=_matching(_TENANT_ID, payload["tid"]),
+            family_id=_matching(_TOKEN_ID, payload["fam"]),
+            jti=_matching(_TOKEN_ID, payload["jti"]),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):
         raise TokenError("invalid_token") from None
+    return claims
+
+
+def _user_id(sub: object) -> int:
+    # `sub` is a string of decimal digits (RFC 7519 §4.1.2 makes it a string): no sign, no spaces,
+    # no `1_000`, at most 10 digits before int() sees it.
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 10:
+        raise ValueError("sub")
+    user_id = int(sub)
+    if not 1 <= user_id <= MAX_USER_ID:
+        raise ValueError("sub")
+    return user_id
+
+
+def _matching(pattern: re.Pattern[str], value: object) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError("claim")
+    return value

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from warehouse.models import Base
+from warehouse.private_files import private_dir, private_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every process migrating one database.
@@ -53,8 +54,9 @@ def _create(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
+    if database is not None:
+        private_dir(database.parent)
     # CLI commands, Dagster runs and the API share one file: wait for a lock instead of failing.
     engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -63,6 +65,8 @@ def _create(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")  # SQLite ignores foreign keys unless asked
         cursor.close()
+        if database is not None:
+            private_file(database)
 
     return engine
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from warehouse.private_files import private_dir, private_file
+
 MARKETPLACES = ("wildberries", "ozon")
 _PARAM = re.compile(r"\$(\w+)")
 
@@ -153,8 +155,9 @@ class Mart:
             import duckdb
 
             path = Path(url.removeprefix("duckdb:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             self._conn: Any = duckdb.connect(str(path))
+            private_file(path)
         else:
             import psycopg
 

@@ -117,7 +117,10 @@ class Tenant(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (_one_of("role", ROLES),)
+    # AUTOINCREMENT: SQLite would otherwise hand a removed user's id to the next user added, and
+    # anything still naming the old id (a token, a log line) would point at the new one.
+    # PostgreSQL sequences never reuse ids.
+    __table_args__ = (_one_of("role", ROLES), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

@@ -39,6 +39,10 @@ TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
 MAX_LOW_STOCK_DAYS = 365
 
 
+class TenantIdTaken(ValueError):
+    """Another tenant has this id (perhaps made a moment ago by a concurrent sign-up)."""
+
+
 class TenantNotFound(LookupError):
     def __init__(self, tenant_id: str) -> None:
         super().__init__(f"no tenant {tenant_id!r}")
@@ -83,11 +87,12 @@ def create_tenant(session: Session, id: str, name: str, tier: str = "starter", *
             f"tenant id {id!r} is not a slug: 1-40 lowercase letters, digits and single hyphens, "
             "starting and ending with a letter or digit"
         )
+    taken = f"tenant {id!r} already exists"
     if session.get(Tenant, id) is not None:
-        raise ValueError(f"tenant {id!r} already exists")
+        raise TenantIdTaken(taken)
     tenant = Tenant(id=id, tier=_tier(tier), **_settings({"name": name, **settings}))
     session.add(tenant)
-    _commit(session, f"tenant {id!r} already exists")
+    _commit(session, taken, conflict_type=TenantIdTaken)
     return tenant
 
 
@@ -273,12 +278,16 @@ def _status_of(row: MarketplaceCredential) -> CredentialStatus:
     )
 
 
-def _commit(session: Session, conflict: str = "the change conflicts with another; retry") -> None:
+def _commit(
+    session: Session,
+    conflict: str = "the change conflicts with another; retry",
+    conflict_type: type[ValueError] = ValueError,
+) -> None:
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise ValueError(conflict) from None
+        raise conflict_type(conflict) from None
 
 
 def _tier(tier: str) -> str:

@@ -12,12 +12,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warehouse.models import ROLES, RefreshToken, Subscription, Tenant, User, utcnow
-from warehouse.tenants import SLUG, create_tenant
+from warehouse.tenants import SLUG, TenantIdTaken, create_tenant
 
 TRIAL_DAYS = 14
 TRIAL_TIER = "starter"
@@ -76,7 +76,7 @@ def register(
     if get_user_by_email(session, email) is not None:
         raise EmailTaken(email)
     name = tenant_name if tenant_name is not None else email.split("@", 1)[0]
-    tenant = create_tenant(session, _free_slug(session, tenant_slug(name)), name, locale=locale)
+    tenant = _create_tenant_named(session, name, locale)
     try:
         user = User(
             tenant_id=tenant.id,
@@ -107,25 +107,39 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 
 def get_user(session: Session, tenant_id: str, user_id: int) -> User | None:
-    return session.scalar(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
+    # populate_existing: after a lock (_lock_users) the row is read as it is now, not as this
+    # session's identity map remembers it.
+    query = select(User).where(User.tenant_id == tenant_id, User.id == user_id)
+    return session.scalar(query.execution_options(populate_existing=True))
 
 
 def signed_in(
     session: Session, tenant_id: str, user_id: int, family_id: str
 ) -> tuple[User, Tenant, bool] | None:
-    """The user and tenant behind an access token, and whether its sign-in was revoked: one query,
-    as every authenticated request asks it."""
-    revoked = (
+    """The user and tenant behind an access token, and whether its sign-in is still active: one
+    query, as every authenticated request asks it.
+
+    Active is a positive fact: the family has a refresh token of this very user that is neither
+    revoked nor expired. "No revoked row found" is not enough: a removed user's rows are gone with
+    them, and a forged family id has none.
+    """
+    active = (
         select(RefreshToken.jti)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.user_id == user_id,
+            RefreshToken.tenant_id == tenant_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > utcnow(),
+        )
         .exists()
     )
     found = session.execute(
-        select(User, Tenant, revoked)
+        select(User, Tenant, active)
         .join(Tenant, Tenant.id == User.tenant_id)
         .where(User.tenant_id == tenant_id, User.id == user_id)
     ).first()
-    return (found[0], found[1], bool(found[2])) if found else None
+    return (found[0], found[1], not found[2]) if found else None
 
 
 def list_users(session: Session, tenant_id: str) -> list[User]:
@@ -147,8 +161,9 @@ def add_user(session: Session, tenant_id: str, *, email: str, password_hash: str
 
 
 def set_role(session: Session, tenant_id: str, user_id: int, role: str) -> User:
-    user = _require(session, tenant_id, user_id)
     role = _role(role)
+    _lock_users(session, tenant_id)
+    user = _require(session, tenant_id, user_id)
     if user.role == "owner" and role != "owner":
         _keep_an_owner(session, tenant_id)
     user.role = role
@@ -157,6 +172,7 @@ def set_role(session: Session, tenant_id: str, user_id: int, role: str) -> User:
 
 
 def remove_user(session: Session, tenant_id: str, user_id: int) -> None:
+    _lock_users(session, tenant_id)
     user = _require(session, tenant_id, user_id)
     if user.role == "owner":
         _keep_an_owner(session, tenant_id)
@@ -210,12 +226,37 @@ def _require(session: Session, tenant_id: str, user_id: int) -> User:
     return user
 
 
+def _lock_users(session: Session, tenant_id: str) -> None:
+    """Serialise changes to the tenant's roles and users until the commit, so two owners demoting or
+    removing each other at once cannot both pass the "another owner is left" check.
+
+    PostgreSQL: row locks on the tenant's users (the second change waits, then counts again).
+    SQLite has no row locks: writing first takes the database's write lock for the transaction,
+    so the other change waits (busy timeout) and reads after this one committed.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Tenant).where(Tenant.id == tenant_id).values(updated_at=utcnow()))
+    else:
+        session.execute(select(User.id).where(User.tenant_id == tenant_id).with_for_update())
+
+
 def _keep_an_owner(session: Session, tenant_id: str) -> None:
     owners = session.scalar(
         select(func.count()).select_from(User).where(User.tenant_id == tenant_id, User.role == "owner")
     )
     if (owners or 0) <= 1:
         raise LastOwner("a tenant keeps at least one owner")
+
+
+def _create_tenant_named(session: Session, name: str, locale: str) -> Tenant:
+    # Two sellers of the same name signing up at once may both find its slug free; the one that
+    # commits second takes another (a suffixed slug) instead of failing a valid sign-up.
+    for _ in range(5):
+        try:
+            return create_tenant(session, _free_slug(session, tenant_slug(name)), name, locale=locale)
+        except TenantIdTaken:
+            continue
+    raise ValueError("could not find a free tenant id; retry")
 
 
 def _free_slug(session: Session, base: str) -> str:

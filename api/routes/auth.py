@@ -10,6 +10,7 @@ from api.deps import (
     BEARER_CHALLENGE,
     BearerToken,
     CurrentUser,
+    LimitsDep,
     SessionDep,
     SettingsDep,
     TenantSessionDep,
@@ -65,12 +66,15 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
     responses=responses(400, 401, 422, 429),
     openapi_extra={"requestBody": openapi_request_body()},
 )
-def login(body: LoginBody, session: SessionDep, settings: SettingsDep) -> TokenPair:
+def login(body: LoginBody, session: SessionDep, settings: SettingsDep, limits: LimitsDep) -> TokenPair:
     """Email and password for an access token (15 min) and a refresh token (30 days). JSON with
-    `email` or `username`, or an OAuth2 password form (`username`, `password`, `grant_type`)."""
+    `email` or `username`, or an OAuth2 password form (`username`, `password`, `grant_type`).
+    After too many failed sign-ins to one account it is locked for a while (429 `account_locked`)."""
+    limits.refuse_locked_account(body.login_email)
     user = users.get_user_by_email(session, body.login_email)
     valid, new_hash = verify_password(body.password, user.password_hash if user else None)
     if user is None or not valid:
+        limits.failed_sign_in(body.login_email)
         raise ApiError(401, "invalid_credentials")
     if new_hash is not None:  # an imported bcrypt hash: keep it as Argon2 from now on
         users.set_password_hash(session, user, new_hash)

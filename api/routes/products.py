@@ -17,6 +17,7 @@ from api import i18n
 from api.deps import CurrentUser, SettingsDep
 from api.errors import ApiError, request_language, responses
 from api.models import (
+    NO_CONTROL,
     HistoryPoint,
     Locale,
     Marketplace,
@@ -54,7 +55,8 @@ def list_products(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     search: Annotated[
-        str | None, Query(max_length=100, pattern=r"^[^\x00]*$", description="Article, name or brand.")
+        str | None,
+        Query(max_length=100, pattern=rf"^[^{NO_CONTROL}]*$", description="Article, name or brand."),
     ] = None,
     marketplace: Marketplace | None = None,
     min_stock: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
