@@ -31,6 +31,7 @@ from api.dagster_client import RunState
 from api.deps import get_dagster
 from api.main import create_app
 from api.rate_limit import RateLimits
+from resources.stripe_billing import billing_from_settings
 from sandbox.server import SandboxServer
 from settings import Settings
 from tests.api.conftest import Row, Seller, make_settings, register, seed_stock
@@ -69,9 +70,14 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 
 @pytest.fixture(scope="module")
 def owner(tmp_path_factory: pytest.TempPathFactory, app_db: str, sandbox: SandboxServer) -> Iterator[Seller]:
-    settings = make_settings(tmp_path_factory.mktemp("schema"), app_db, sandbox)
-    previous = app.state.settings, app.state.limits
+    # Billing against the sandbox's Stripe, so its routes answer as on a configured server.
+    settings = make_settings(
+        tmp_path_factory.mktemp("schema"), app_db, sandbox, stripe_secret_key="sk_test_schema"
+    )
+    previous = app.state.settings, app.state.limits, app.state.billing
     app.state.settings, app.state.limits = settings, RateLimits(settings)
+    app.state.billing = billing_from_settings(settings)
+    app.state.billing.setup_catalogue()  # `stock-tracker billing setup`: the plans' prices exist
     with TestClient(app) as client:
         seller = register(client)
     seed_stock(
@@ -80,7 +86,7 @@ def owner(tmp_path_factory: pytest.TempPathFactory, app_db: str, sandbox: Sandbo
         [Row(p, w, p % 17, p % 5, article=f"A-{p}") for p in range(1, 30) for w in ("Коледино", "Казань")],
     )
     yield seller
-    app.state.settings, app.state.limits = previous
+    app.state.settings, app.state.limits, app.state.billing = previous
 
 
 @schema.parametrize()
