@@ -447,8 +447,9 @@ def _never_faster_than(stamps: list[float], rate: float, burst: int) -> None:
     stamps = sorted(stamps)
     for i in range(len(stamps)):
         for j in range(i, len(stamps)):
-            # Grants in [t_i, t_j] ≤ burst + rate·(t_j − t_i), plus one for clock jitter.
-            assert j - i + 1 <= burst + rate * (stamps[j] - stamps[i]) + 1
+            # Grants in [t_i, t_j] ≤ burst + rate·(t_j − t_i), plus one for clock jitter and 0.1 s for
+            # a worker descheduled between its grant and its time stamp on a loaded machine.
+            assert j - i + 1 <= burst + rate * (stamps[j] - stamps[i] + 0.1) + 1
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -298,7 +298,8 @@ def test_attributes_page_across_page_boundaries(
     loader.load()
     brands = dict(loader.query("select sku, brand from ozon_product_attributes"))
     assert brands == {p["sku"]: p["brand"] for p in seller["products"]}
-    calls = Counter(e["path"] for e in loader.log())
+    # Pages answered: a 429 the pacing met on a loaded machine is retried, not another page.
+    calls = Counter(e["path"] for e in loader.log() if e["status"] == 200)
     assert calls["/v4/product/info/attributes"] == math.ceil(len(seller["products"]) / page)
 
 
