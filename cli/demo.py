@@ -101,7 +101,9 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
                     tenant_of[name] = existing or slug(name, taken)
                     taken.add(tenant_of[name])
                     if not existing:
-                        create_tenant(session, tenant_of[name], name)
+                        # Enterprise: its plan covers every product and marketplace of any scenario, so
+                        # the demo's files show the whole catalogue (starter would cut them to 100).
+                        create_tenant(session, tenant_of[name], name, tier="enterprise")
                 if seller["marketplace"] == "wildberries":
                     wb_modes[tenant_of[name]] = wb_mode_of(scenario, seller)
                 check = check_credentials(
