@@ -171,12 +171,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Адрес вебхука не подходит: {reason}",
         "en": "The webhook URL cannot be used: {reason}",
     },
-    "products_left_out": {
-        "ru": "Показаны первые {limit} товаров по артикулу продавца: тариф {current}. "
-        "Не показано: {count}. Все товары — на тарифе {plan}",
-        "en": "Showing the first {limit} products by seller article (the {current} plan). "
-        "Left out: {count}. The {plan} plan covers them all",
-    },
     "webhook_not_found": {"ru": "Вебхук не найден", "en": "Webhook not found"},
     "webhook_disabled": {
         "ru": "Вебхук отключён: включите его снова (enabled: true)",

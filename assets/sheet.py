@@ -27,10 +27,10 @@ from resources.sheets import PublishError, SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from warehouse.app_db import session_factory
-from warehouse.plan_products import first_products
+from warehouse.plan_products import grids_for_plan
 from warehouse.plans import PLANS
 from warehouse.sheet_files import write_csv, write_xlsx
-from warehouse.sheet_layout import SheetGrid, build_grid
+from warehouse.sheet_layout import SheetGrid
 from warehouse.webhooks import enqueue_low_stock
 
 LAYOUT = AssetKey("sheet_layout")
@@ -90,19 +90,16 @@ def sheet_layout(
     tenant = target.tenant
     with warehouse.mart(tenant.id) as mart:
         metrics = pl.DataFrame(mart.current_stock(), infer_schema_length=None)
-    # The sync loaded everything; the sheet and files cover the plan's first N products.
-    metrics, left_out = first_products(metrics, PLANS[tenant.tier].products)
-    grids = [
-        build_grid(
-            metrics,
-            marketplace=m,
-            locale=tenant.locale,
-            window_days=tenant.orders_window_days,
-            low_stock_days=tenant.low_stock_days,
-        )
-        for m in MARKETPLACE_ORDER
-        if m in tenant.marketplaces
-    ]
+    # The sync loaded everything; the sheet and files cover the plan's first N products and say
+    # below them how many were left out and which plan shows them.
+    grids, metrics, left_out = grids_for_plan(
+        metrics,
+        tier=tenant.tier,
+        marketplaces=[m for m in MARKETPLACE_ORDER if m in tenant.marketplaces],
+        locale=tenant.locale,
+        window_days=tenant.orders_window_days,
+        low_stock_days=tenant.low_stock_days,
+    )
     _announce_low_stock(context, tenants, tenant.id, tenant.low_stock_days, metrics)
     problems = [p for grid in grids for p in grid_problems(grid)]
     metadata: dict[str, Any] = {

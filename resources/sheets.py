@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from resources.sheets_budget import DEFAULT_BURST, Budget, make_budget
 from warehouse.app_db import session_factory
-from warehouse.sheet_layout import STYLE, SheetGrid, to_sheets_rows
+from warehouse.sheet_layout import NOTE_ROW_HEIGHT_PX, STYLE, SheetGrid, to_sheets_rows
 from warehouse.telemetry import record_sheet_publish
 
 SHEETS_HOST = "https://sheets.googleapis.com"
@@ -362,7 +362,7 @@ class _Publish:
 
     def _worksheet(self, grid: SheetGrid, last_digest: str | None) -> tuple[int, bool]:
         tab = self.tabs.get(grid.title)
-        n_rows = len(grid.rows) + HEADER_ROWS
+        n_rows = grid.row_count
         if tab is not None:
             props = tab["properties"]
             size = props.get("gridProperties") or {}
@@ -545,7 +545,8 @@ def _letters(column: int) -> str:
 
 
 def _structure(grid: SheetGrid, sheet_id: int, n_rows: int) -> list[dict[str, Any]]:
-    width, data = grid.width, (HEADER_ROWS, n_rows)
+    # Formats, borders and rules cover the product rows; the footer (a note) below them has its own.
+    width, data = grid.width, (HEADER_ROWS, HEADER_ROWS + len(grid.rows))
     header_format = {
         "backgroundColor": _rgb(STYLE.header_fill),
         "textFormat": {
@@ -595,8 +596,10 @@ def _structure(grid: SheetGrid, sheet_id: int, n_rows: int) -> list[dict[str, An
     border = {"style": "SOLID_THICK" if STYLE.group_border == "thick" else "SOLID_MEDIUM"}
     for start in grid.group_starts:
         requests_.append(
-            {"updateBorders": {"range": _area(sheet_id, (0, n_rows), (start, start + 1)), "left": border}}
+            {"updateBorders": {"range": _area(sheet_id, (0, data[1]), (start, start + 1)), "left": border}}
         )
+    if grid.note_row is not None:
+        requests_ += _note(grid, sheet_id, grid.note_row)
     for row, pixels in enumerate(STYLE.row_heights_px):
         requests_.append(_dimension(sheet_id, "ROWS", row, row + 1, pixels))
     widths = STYLE.column_widths_px(width)
@@ -629,6 +632,24 @@ def _structure(grid: SheetGrid, sheet_id: int, n_rows: int) -> list[dict[str, An
             }
         )
     return requests_
+
+
+def _note(grid: SheetGrid, sheet_id: int, row: int) -> list[dict[str, Any]]:
+    """The note below the products: across the frozen columns A–D (a merge may not cross the frozen
+    edge), wrapped and italic, in a row tall enough for two lines."""
+    note_format = {"wrapStrategy": "WRAP", "verticalAlignment": "TOP", "textFormat": {"italic": True}}
+    columns = (0, STYLE.frozen_columns)
+    return [
+        {"mergeCells": {"range": _area(sheet_id, (row, row + 1), columns), "mergeType": "MERGE_ALL"}},
+        {
+            "repeatCell": {
+                "range": _area(sheet_id, (row, row + 1), columns),
+                "cell": {"userEnteredFormat": note_format},
+                "fields": "userEnteredFormat(" + ",".join(note_format) + ")",
+            }
+        },
+        _dimension(sheet_id, "ROWS", row, row + 1, NOTE_ROW_HEIGHT_PX),
+    ]
 
 
 def _dimension(sheet_id: int, dimension: str, start: int, end: int, pixels: int) -> dict[str, Any]:

@@ -57,3 +57,22 @@ def by_lookup_key(lookup_key: str) -> Plan | None:
 def first_allowing(predicate: object) -> Plan | None:
     """The cheapest plan for which `predicate(plan)` holds: named in limit errors ("Pro allows it")."""
     return next((p for p in PLANS.values() if predicate(p)), None)  # type: ignore[operator]
+
+
+def left_out_note(locale: str, tier: str, left_out: int, of_all: int | None = None) -> str:
+    """What a seller reads wherever products were left out: how many (`left_out`, e.g. of one
+    worksheet), and which plan shows them all (`of_all`: left out across the tenant's catalogue)."""
+    current = PLANS[tier]
+    needed = current.products + (left_out if of_all is None else of_all)
+    covering = first_allowing(lambda p: p.products >= needed)
+    if locale == "en":
+        text = (
+            f"Showing the first {current.products} products by seller article (the {current.name} plan). "
+            f"Left out: {left_out}. "
+        )
+        return text + (f"The {covering.name} plan covers them all" if covering else "No plan shows more")
+    text = (
+        f"Показаны первые {current.products} товаров по артикулу продавца: тариф {current.name}. "
+        f"Не показано: {left_out}. "
+    )
+    return text + (f"Все товары — на тарифе {covering.name}" if covering else "Тарифа с большим числом нет")

@@ -17,7 +17,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from warehouse.sheet_layout import STYLE, SheetGrid
+from warehouse.sheet_layout import NOTE_ROW_HEIGHT_PX, STYLE, SheetGrid
 
 _THICK = 5  # xlsxwriter's border index for a thick line
 HEADER_ROWS = 2
@@ -113,6 +113,11 @@ def _write_sheet(workbook: Any, grid: SheetGrid) -> None:
         sheet.write_string(1, c, caption, fmt("header", c in starts))
     for r, row in enumerate(grid.rows, start=HEADER_ROWS):
         sheet.write_row(r, 0, row)  # None → nothing written: an empty cell, not ""
+    if grid.note_row is not None and grid.note:
+        # Below the products, across the frozen columns A–D like the Google Sheet's note.
+        note = workbook.add_format({"italic": True, "text_wrap": True, "valign": "top"})
+        sheet.set_row_pixels(grid.note_row, NOTE_ROW_HEIGHT_PX)
+        sheet.merge_range(grid.note_row, 0, grid.note_row, STYLE.frozen_columns - 1, grid.note, note)
 
     sheet.freeze_panes(STYLE.frozen_rows, STYLE.frozen_columns)
     # Printed or exported to PDF: landscape, the two header rows on every page.
@@ -143,7 +148,8 @@ def _low_stock_rule(workbook: Any, sheet: Any, grid: SheetGrid) -> None:
 
 
 def write_csv(grid: SheetGrid, path: Path) -> None:
-    """Both header rows, then the products; numbers unformatted, None as an empty field.
+    """Both header rows, then the products (and the footer); numbers unformatted, None as an empty
+    field.
 
     UTF-8 with a BOM: without it Excel opens the file as the system code page and garbles Cyrillic;
     Python (`utf-8-sig`), Polars and LibreOffice read the BOM transparently.
@@ -153,3 +159,4 @@ def write_csv(grid: SheetGrid, path: Path) -> None:
         writer.writerow(grid.top_header)
         writer.writerow(grid.header)
         writer.writerows(grid.rows)  # csv writes None as "" and numbers via repr
+        writer.writerows(grid.footer)  # an empty row, then the note (if any) in the first column

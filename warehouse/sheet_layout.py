@@ -18,9 +18,14 @@ from warehouse.warehouse_groups import FBS_SUFFIX, WB_POOLED_GROUP, pools_wb_war
 
 Cell = str | int | float | None
 
+HEADER_ROWS = 2
 INFO_COLUMNS = 4  # A–D
 TOTAL_COLUMNS = 5  # E–I
 GROUP_COLUMNS = 3  # stock, orders, turnover per warehouse
+
+# The note below the products (SheetGrid.note): two lines of wrapped text. Not in SheetStyle, whose
+# fields are hashed into every grid's digest: a grid without a note publishes as before.
+NOTE_ROW_HEIGHT_PX = 40
 
 TITLES = {"wildberries": "Wildberries", "ozon": "Ozon"}
 
@@ -119,10 +124,30 @@ class SheetGrid:
     low_stock_days: int
     window_days: int
     locale: str
+    # Said below the product rows (after one empty row), e.g. how many products the plan left out:
+    # never in the two header rows or a product row, so every reader of the grid keeps working.
+    note: str | None = None
 
     @property
     def width(self) -> int:
         return INFO_COLUMNS + TOTAL_COLUMNS + GROUP_COLUMNS * len(self.groups)
+
+    @property
+    def footer(self) -> list[list[Cell]]:
+        """The rows after the products: none, or an empty row and the note in column A."""
+        if not self.note:
+            return []
+        return [[None] * self.width, [self.note] + [None] * (self.width - 1)]
+
+    @property
+    def row_count(self) -> int:
+        """Every row written: the two header rows, the products and the footer."""
+        return HEADER_ROWS + len(self.rows) + len(self.footer)
+
+    @property
+    def note_row(self) -> int | None:
+        """The 0-based row index of the note, if any."""
+        return self.row_count - 1 if self.note else None
 
     def digest(self) -> str:
         """A hash of everything written (cells, merges, formats, threshold, style): equal means the
@@ -143,6 +168,8 @@ class SheetGrid:
             "low_stock_days": self.low_stock_days,
             "style": asdict(STYLE),
         }
+        if self.note:  # only when set: grids without a note keep the digests already published
+            written["note"] = self.note
         return hashlib.sha256(orjson.dumps(written)).hexdigest()
 
 
@@ -219,6 +246,7 @@ def build_grid(
     locale: str = "ru",
     window_days: int = 7,
     low_stock_days: int = 14,
+    note: str | None = None,
 ) -> SheetGrid:
     """The sheet of one marketplace from `Mart.current_stock()` rows (other marketplaces' rows are
     ignored). An empty frame gives a grid with headers and no rows; callers refuse to publish it."""
@@ -320,11 +348,12 @@ def build_grid(
         low_stock_days=low_stock_days,
         window_days=window_days,
         locale=locale,
+        note=note,
     )
 
 
 def to_sheets_rows(grid: SheetGrid) -> list[dict[str, Any]]:
-    """Both header rows and every product row as Sheets API `RowData` for one `updateCells`
+    """Both header rows, every product row and the footer as Sheets API `RowData` for one `updateCells`
     (fields `userEnteredValue`). Strings go as stringValue, so Sheets never parses them as
     formulas or numbers; None and "" as an empty CellData, which clears what an earlier publish
     left there. Formats, merges and borders are separate, O(width) requests.
@@ -345,4 +374,5 @@ def to_sheets_rows(grid: SheetGrid) -> list[dict[str, Any]]:
             found = shared[key] = {"userEnteredValue": {kind: value}}
         return found
 
-    return [{"values": [cell(v) for v in row]} for row in (grid.top_header, grid.header, *grid.rows)]
+    every = (grid.top_header, grid.header, *grid.rows, *grid.footer)
+    return [{"values": [cell(v) for v in row]} for row in every]

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 
-from api import i18n
 from api.deps import CurrentUser, SettingsDep
 from api.errors import ApiError, request_language, responses
 from api.models import (
@@ -28,7 +27,7 @@ from api.models import (
 )
 from api.routes import API_PREFIX
 from settings import Settings
-from warehouse.plans import PLANS, first_allowing
+from warehouse.plans import PLANS, left_out_note
 from warehouse.stock_reads import SORTS, ProductFilter, StockReader, WarehouseBusy
 
 router = APIRouter(prefix=API_PREFIX, tags=["stock"])
@@ -73,7 +72,6 @@ def list_products(
             where, sort=sort, limit=page_size, offset=(page - 1) * page_size, plan_products=plan.products
         )
         left_out = max(0, reader.product_totals().frame.height - plan.products)
-    covering = first_allowing(lambda p: p.products >= plan.products + left_out) if left_out else None
     return ProductPage(
         items=[_product(row, threshold) for row in rows],
         total=total,
@@ -81,18 +79,7 @@ def list_products(
         page_size=page_size,
         pages=math.ceil(total / page_size),
         left_out_by_plan=left_out,
-        plan_note=i18n.message(
-            "products_left_out",
-            request_language(request),
-            {
-                "count": left_out,
-                "limit": plan.products,
-                "current": plan.name,
-                "plan": covering.name if covering else "-",
-            },
-        )
-        if left_out
-        else None,
+        plan_note=left_out_note(request_language(request), plan.tier, left_out) if left_out else None,
     )
 
 
@@ -143,8 +130,8 @@ def export_stock(
     """The same grid as the Google Sheet, as a file."""
     import polars as pl
 
+    from warehouse.plan_products import grids_for_plan
     from warehouse.sheet_files import write_csv, write_xlsx
-    from warehouse.sheet_layout import build_grid
 
     tenant = principal.tenant
     with stock_of(settings, tenant.id) as reader:
@@ -157,16 +144,15 @@ def export_stock(
         raise ApiError(422, "marketplace_required", choices=", ".join(present))
     frame = pl.DataFrame(metrics, infer_schema_length=None)
     window = max((int(m["window_days"]) for m in metrics if m.get("window_days")), default=0)
-    grids = [
-        build_grid(
-            frame,
-            marketplace=mp,
-            locale=locale or tenant.locale,
-            window_days=window or tenant.orders_window_days,
-            low_stock_days=tenant.low_stock_days,
-        )
-        for mp in chosen
-    ]
+    # The plan's first N products, with the note below them, exactly as the published sheet.
+    grids, _, _ = grids_for_plan(
+        frame,
+        tier=tenant.tier,
+        marketplaces=chosen,
+        locale=locale or tenant.locale,
+        window_days=window or tenant.orders_window_days,
+        low_stock_days=tenant.low_stock_days,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         if file_format == "xlsx":
             path, media_type = Path(scratch) / "stock.xlsx", XLSX
