@@ -109,7 +109,10 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         engine_for(app_url).dispose()
 
 
-NOTE = f"Показаны первые {LIMIT} товаров по артикулу продавца: тариф Starter. Не показано: 7. Все товары — на тарифе Pro"
+NOTE = (
+    f"Показаны первые {LIMIT} товаров по артикулу продавца: тариф Starter. Не показано: 7. "
+    "Все товары — на тарифе Pro"
+)
 
 
 def _split(rows: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
