@@ -93,8 +93,20 @@ class ApiQuota:
             used = add_call(session, tenant_id, period)
         return QuotaState(PLANS[tier].api_calls_per_month, used, reset_at)
 
+    def used(self, session: Session, tenant_id: str, now: datetime | None = None) -> int:
+        """This period's calls so far, from where `count` keeps them (Redis when configured)."""
+        now = now or datetime.now(UTC)
+        period, _ = period_of(now)
+        if self.redis is not None:
+            try:
+                found = self.redis.get(redis_key(tenant_id, period))
+                return int(found or 0)  # type: ignore[arg-type]
+            except Exception as exc:  # as in `count`: the database holds the calls meanwhile
+                log.warning("quota counter storage unavailable: %s", type(exc).__name__)
+        return calls_this_period(session, tenant_id, now)
+
     def _count_redis(self, tenant_id: str, period: str, reset_at: datetime) -> int | None:
-        key = f"stock-tracker:api-calls:{tenant_id}:{period}"
+        key = redis_key(tenant_id, period)
         try:
             assert self.redis is not None
             pipe = self.redis.pipeline()
@@ -104,6 +116,10 @@ class ApiQuota:
         except Exception as exc:  # Redis down: count in the database instead of failing requests
             log.warning("quota counter storage unavailable: %s", type(exc).__name__)
             return None
+
+
+def redis_key(tenant_id: str, period: str) -> str:
+    return f"stock-tracker:api-calls:{tenant_id}:{period}"
 
 
 def _upsert(insert: Any, tenant_id: str, period: str) -> Any:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from api.deps import CurrentUser, OwnerUser, SessionDep, SettingsDep, TenantSessionDep
 from api.errors import ApiError, responses
 from api.plan_limits import manual_syncs_last_hour
-from api.quota import calls_this_period, period_of
+from api.quota import period_of
 from api.routes import API_PREFIX
 from resources.stripe_billing import BillingUnavailable, StripeBilling
 from warehouse.billing import process_event, subscription_of, sync_gate, trial_days_left
@@ -139,7 +139,7 @@ def subscription(principal: CurrentUser, session: TenantSessionDep) -> Subscript
 
 
 @router.get("/usage", responses=responses(401, 403, 429))
-def usage(principal: CurrentUser, session: TenantSessionDep) -> UsageOut:
+def usage(request: Request, principal: CurrentUser, session: TenantSessionDep) -> UsageOut:
     """This month's API calls, this hour's manual syncs, and connected marketplaces against the plan."""
     tenant = principal.tenant
     plan = PLANS[tenant.tier]
@@ -154,7 +154,9 @@ def usage(principal: CurrentUser, session: TenantSessionDep) -> UsageOut:
         tier=tenant.tier,
         period=period,
         resets_at=resets_at,
-        api_calls=UsageItem(used=calls_this_period(session, tenant.id, now), limit=plan.api_calls_per_month),
+        api_calls=UsageItem(
+            used=request.app.state.quota.used(session, tenant.id, now), limit=plan.api_calls_per_month
+        ),
         manual_syncs_this_hour=UsageItem(
             used=manual_syncs_last_hour(session, tenant.id)[0], limit=plan.manual_syncs_per_hour
         ),

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 import requests
 import uvicorn
 from dagster import build_schedule_context, instance_for_test
@@ -21,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.main import create_app
+from api.quota import redis_key
 from assets.partitions import tenant_partitions
 from definitions import build_definitions
 from resources.stripe_billing import StripeBilling
@@ -325,6 +328,47 @@ def test_api_quota_call_n_passes_n_plus_one_gets_429_with_the_reset(client: Test
     # Billing stays open, so the seller can upgrade.
     usage = client.get("/api/v1/billing/usage", headers=seller.auth)
     assert usage.status_code == 200 and usage.json()["api_calls"] == {"used": 1001, "limit": 1000}
+
+
+def test_api_quota_in_redis_n_passes_n_plus_one_429_and_counts_survive_a_restart(
+    tmp_path: Path, app_db: str, sandbox: SandboxServer, redis_url: str
+) -> None:
+    settings = make_settings(tmp_path, app_db, sandbox, redis_url=redis_url)
+    store = redis.Redis.from_url(redis_url)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        seller = register(client, name=f"Redis {uuid.uuid4().hex[:8]}")
+        key = redis_key(seller.tenant_id, datetime.now(UTC).strftime("%Y-%m"))
+        store.delete(key)  # a tenant id of an earlier run of the suite
+        first = client.get("/api/v1/tenants/me", headers=seller.auth)
+        assert first.status_code == 200 and first.headers["RateLimit-Remaining"] == "999"
+        assert int(store.get(key) or 0) == 1  # counted in Redis, not in the database
+        store.set(key, 998)  # 998 calls made earlier this month, by any API process
+        for remaining in ("1", "0"):
+            answer = client.get("/api/v1/tenants/me", headers=seller.auth)
+            assert answer.status_code == 200 and answer.headers["RateLimit-Remaining"] == remaining
+            assert answer.headers["RateLimit-Limit"] == "1000" and "RateLimit-Policy" in answer.headers
+        over = client.get("/api/v1/tenants/me", headers={**seller.auth, "Accept-Language": "en"})
+        assert over.status_code == 429 and over.json()["error"]["code"] == "plan_quota_exceeded"
+        assert over.headers["RateLimit-Remaining"] == "0"
+        assert over.headers["Retry-After"] == over.headers["RateLimit-Reset"]
+        now = datetime.now(UTC)
+        next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+        reset = now + timedelta(seconds=int(over.headers["RateLimit-Reset"]))
+        assert abs(reset - next_month) < timedelta(seconds=5)
+        assert next_month.strftime("%Y-%m-%d") in over.json()["error"]["message"]
+    # A new API process (a restart, or a second replica) sees the same count.
+    with TestClient(create_app(settings), raise_server_exceptions=False) as restarted:
+        again = restarted.get("/api/v1/tenants/me", headers=seller.auth)
+        assert again.status_code == 429 and again.json()["error"]["code"] == "plan_quota_exceeded"
+        usage = restarted.get("/api/v1/billing/usage", headers=seller.auth)
+        assert usage.status_code == 200 and usage.json()["api_calls"] == {"used": 1002, "limit": 1000}
+    with engine_for(app_db).connect() as connection:  # the database was not the counter
+        calls = connection.execute(
+            text("select coalesce(sum(calls), 0) from api_usage where tenant_id = :id"),
+            {"id": seller.tenant_id},
+        ).scalar_one()
+    assert calls == 0
+    store.delete(key)
 
 
 def test_second_marketplace_on_starter_403_on_pro_201(
