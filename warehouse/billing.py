@@ -3,12 +3,14 @@
 Stripe is the source of truth; this copy answers "what plan, may it sync" without a call to Stripe.
 Each event id is applied once (`stripe_events`), and a subscription state older than the one kept
 never overwrites it (events arrive in any order): `stripe_state_at` holds the `created` time of
-the event the kept state came from.
+the event the kept state came from. `created` has whole seconds, so two states of one second
+cannot be ordered by it: then the subscription as Stripe holds it now is applied instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +40,10 @@ STRIPE_STATUSES = {
     "incomplete": "past_due",
     "incomplete_expired": "canceled",
 }
+
+
+# Retrieves a subscription from Stripe by id (a plain dict); raises when Stripe cannot answer.
+SubscriptionFetcher = Callable[[str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,15 @@ def trial_days_left(sub: Subscription | None, now: datetime | None = None) -> in
 # --- webhooks ---------------------------------------------------------------------------------
 
 
-def process_event(session: Session, event: dict[str, Any]) -> bool:
+def process_event(
+    session: Session, event: dict[str, Any], fetch_subscription: SubscriptionFetcher | None = None
+) -> bool:
     """Apply one verified Stripe event; False when this event id was already processed.
 
     The event row and its effects commit together, so a crash in between leaves the event
-    unprocessed (Stripe retries it) rather than processed-but-lost.
+    unprocessed (Stripe retries it) rather than processed-but-lost. `fetch_subscription` settles
+    a subscription event from the same second as the kept state (Stripe's current object wins);
+    if it raises, nothing is stored and the event can be delivered again.
     """
     event_id, type_ = str(event["id"]), str(event["type"])
     obj: dict[str, Any] = event["data"]["object"]
@@ -111,7 +121,7 @@ def process_event(session: Session, event: dict[str, Any]) -> bool:
     if type_ == "checkout.session.completed":
         tenant_id = _on_checkout_completed(session, obj)
     elif type_ in SUBSCRIPTION_EVENTS:
-        tenant_id = _on_subscription(session, obj, created, type_)
+        tenant_id = _on_subscription(session, obj, created, type_, fetch_subscription)
     elif type_ in ("invoice.paid", "invoice.payment_failed"):
         tenant_id = _on_invoice(session, obj, created, paid=type_ == "invoice.paid")
     elif type_ == "customer.subscription.trial_will_end":
@@ -162,7 +172,13 @@ def _on_checkout_completed(session: Session, obj: dict[str, Any]) -> str | None:
     return sub.tenant_id
 
 
-def _on_subscription(session: Session, obj: dict[str, Any], created: int, type_: str) -> str | None:
+def _on_subscription(
+    session: Session,
+    obj: dict[str, Any],
+    created: int,
+    type_: str,
+    fetch: SubscriptionFetcher | None = None,
+) -> str | None:
     sub = _subscription_for(session, obj)
     if sub is None:
         return None
@@ -171,6 +187,10 @@ def _on_subscription(session: Session, obj: dict[str, Any], created: int, type_:
     kept = sub.stripe_state_at or 0
     if created < kept or (created == kept and type_ == "customer.subscription.created"):
         return sub.tenant_id  # an older state than the one kept: never go back
+    if created == kept and fetch is not None:
+        # Two states from the same second (e.g. cancel, then resume): `created` cannot tell which
+        # came last, Stripe's own copy can. Applying it is what the later event would have done.
+        obj = fetch(str(obj["id"]))
     status = STRIPE_STATUSES.get(str(obj.get("status")), sub.status)
     item = ((obj.get("items") or {}).get("data") or [{}])[0]
     plan = by_lookup_key(str((item.get("price") or {}).get("lookup_key") or ""))

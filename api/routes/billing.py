@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import stripe
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -266,5 +267,20 @@ async def webhook(
         )
     except (stripe.SignatureVerificationError, ValueError):
         raise ApiError(400, "invalid_signature") from None
-    applied = process_event(session, event.to_dict())
+    billing: StripeBilling | None = getattr(request.app.state, "billing", None)
+    fetch = _subscription_fetcher(billing) if billing is not None and billing.configured else None
+    try:
+        # In the thread pool: the database and, rarely, a call to Stripe must not block the loop.
+        applied = await run_in_threadpool(process_event, session, event.to_dict(), fetch)
+    except (stripe.StripeError, BillingUnavailable):
+        # Nothing was stored: Stripe delivers the event again later and it is settled then.
+        session.rollback()
+        raise ApiError(503, "billing_unavailable") from None
     return {"received": True, "duplicate": not applied}
+
+
+def _subscription_fetcher(billing: StripeBilling) -> Any:
+    def fetch(subscription_id: str) -> dict[str, Any]:
+        return dict(billing.subscription(subscription_id).to_dict())
+
+    return fetch

@@ -281,6 +281,50 @@ def test_failed_payment_past_due_grace_then_syncs_stop_and_out_of_order_events(
     assert change.status_code == 403 and change.json()["error"]["code"] == "subscription_read_only"
 
 
+def _drained(sandbox: SandboxServer) -> None:
+    """Every event queued so far delivered (and answered)."""
+    deadline = time.monotonic() + 15
+    while sandbox.stripe.outbox and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+
+
+def test_two_states_of_one_second_delivered_in_reverse_end_in_stripes_latest(
+    client: TestClient, served: ServedApi, sandbox: SandboxServer, stripe_setup: StripeBilling
+) -> None:
+    seller = register(client)
+    _checkout(client, seller, "pro", PRO_CARD)
+    _wait_until(client, seller, lambda s: s["tier"] == "pro")
+    _drained(sandbox)
+    sub_id = next(
+        s["id"]
+        for s in sandbox.stripe.of_kind("subscription")
+        if s["metadata"].get("tenant") == seller.tenant_id
+    )
+    forward_to = sandbox.stripe.forward_to
+    sandbox.stripe.forward_to = None  # held: delivered below, out of order
+    # The seller cancels and changes their mind within one second: two `updated` events whose
+    # `created` are equal, so only Stripe knows which state is the current one.
+    for _ in range(20):
+        before = len(sandbox.stripe.events)
+        stripe_setup.client.v1.subscriptions.update(sub_id, params={"cancel_at_period_end": True})
+        stripe_setup.client.v1.subscriptions.update(sub_id, params={"cancel_at_period_end": False})
+        cancel, resume = sandbox.stripe.events[before : before + 2]
+        if cancel["created"] == resume["created"]:
+            break
+    assert cancel["created"] == resume["created"]
+    assert (cancel["type"], resume["type"]) == ("customer.subscription.updated",) * 2
+    sandbox.stripe.outbox.clear()
+    sandbox.stripe.forward_to = forward_to
+    requests.post(
+        sandbox.control_url + "/stripe/deliver", json={"events": [resume["id"], cancel["id"]]}, timeout=10
+    ).raise_for_status()
+    _drained(sandbox)
+    state = _subscription(client, seller)
+    assert (state["cancel_at_period_end"], state["status"], state["tier"]) == (False, "trialing", "pro")
+    assert [d["status"] for d in sandbox.stripe.deliveries[-2:]] == [200, 200]
+
+
 def _customers(sandbox: SandboxServer, seller: Seller) -> set[str]:
     return {
         s["customer"]
