@@ -4,7 +4,9 @@ syncs. Each refusal names the plan that would allow it."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -53,24 +55,45 @@ def manual_syncs_last_hour(
     return int(count or 0), oldest
 
 
-def check_manual_sync(session: Session, tenant: Tenant) -> None:
+@dataclass(frozen=True)
+class ManualSyncVerdict:
+    """Whether the plan lets the tenant start a sync now; if not, a message code (`api/i18n.py`:
+    `syncs_paused`, `manual_sync_limit`) with its parameters and when to try again. No HTTP in
+    it, so the Telegram bot words the same refusal its own way."""
+
+    allowed: bool
+    used: int
+    limit: int
+    code: str | None = None
+    retry_after_seconds: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def manual_sync_verdict(session: Session, tenant: Tenant, now: datetime | None = None) -> ManualSyncVerdict:
     """A sync on demand: not while the plan stops syncs, and at most the plan's number an hour, so
-    manual syncs cannot replace the plan's cadence."""
-    gate = sync_gate(subscription_of(session, tenant.id))
-    if not gate.allowed:
-        raise ApiError(403, "syncs_paused", reason=gate.reason or "-")
+    manual syncs (API and bot alike, both counted as manual triggers) cannot replace the cadence."""
     plan = PLANS[tenant.tier]
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     count, oldest = manual_syncs_last_hour(session, tenant.id, now)
-    if count < plan.manual_syncs_per_hour:
-        return
+    limit = plan.manual_syncs_per_hour
+    gate = sync_gate(subscription_of(session, tenant.id), now)
+    if not gate.allowed:
+        return ManualSyncVerdict(False, count, limit, "syncs_paused", params={"reason": gate.reason or "-"})
+    if count < limit:
+        return ManualSyncVerdict(True, count, limit)
     free_at = (oldest or now) + timedelta(hours=1)
     seconds = max(1, math.ceil((free_at - now).total_seconds()))
+    params = {"current": plan.name, "limit": limit, "seconds": seconds}
+    return ManualSyncVerdict(False, count, limit, "manual_sync_limit", seconds, params)
+
+
+def check_manual_sync(session: Session, tenant: Tenant) -> None:
+    """`manual_sync_verdict` as the API's answer: 403 `syncs_paused`, 429 `manual_sync_limit`."""
+    verdict = manual_sync_verdict(session, tenant)
+    if verdict.allowed or verdict.code is None:
+        return
+    if verdict.retry_after_seconds is None:
+        raise ApiError(403, verdict.code, **verdict.params)
     raise ApiError(
-        429,
-        "manual_sync_limit",
-        headers={"Retry-After": str(seconds)},
-        current=plan.name,
-        limit=plan.manual_syncs_per_hour,
-        seconds=seconds,
+        429, verdict.code, headers={"Retry-After": str(verdict.retry_after_seconds)}, **verdict.params
     )

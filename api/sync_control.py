@@ -13,14 +13,27 @@ from sqlalchemy.orm import Session
 
 from api.dagster_client import DagsterClient, DagsterUnavailable
 from api.errors import ApiError
+from api.plan_limits import MANUAL_TRIGGERS, check_manual_sync
 from warehouse import sync_runs, tenants
-from warehouse.models import SyncRun
+from warehouse.models import SyncRun, Tenant
 from warehouse.tenant_scope import lock_tenant
 
 log = logging.getLogger("stock_tracker.api")
 
 
-def launch(session: Session, dagster: DagsterClient, tenant_id: str) -> SyncRun:
+def start_manual_sync(
+    session: Session, dagster: DagsterClient, tenant: Tenant, trigger: str = "api"
+) -> SyncRun:
+    """A sync on demand, as the seller asks for it (the API's `POST /sync/`, the Telegram bot with
+    `trigger="manual"`): the plan's manual syncs an hour and its sync gate first, then `launch`.
+    Raises ApiError with a message code (403 `syncs_paused`, 429 `manual_sync_limit`, 409, 503)."""
+    if trigger not in MANUAL_TRIGGERS:
+        raise ValueError(f"a manual sync's trigger is one of {MANUAL_TRIGGERS}, not {trigger!r}")
+    check_manual_sync(session, tenant)
+    return launch(session, dagster, tenant.id, trigger)
+
+
+def launch(session: Session, dagster: DagsterClient, tenant_id: str, trigger: str = "api") -> SyncRun:
     """Start a sync of the tenant's current partition; 409 when one is already queued or running."""
     active = sync_runs.running_sync_run(session, tenant_id)
     if active is not None:
@@ -38,11 +51,11 @@ def launch(session: Session, dagster: DagsterClient, tenant_id: str) -> SyncRun:
         running = active.run_id if active is not None and active.run_id else dagster.active_run(tenant_id)
         if running is not None:
             raise ApiError(409, "sync_already_running", run_id=running)
-        run_id = dagster.launch_sync(tenant_id, tenant.tier, marketplaces)
+        run_id = dagster.launch_sync(tenant_id, tenant.tier, marketplaces, trigger)
     except DagsterUnavailable as exc:
         log.warning("dagster unavailable: %s", exc)
         raise ApiError(503, "dagster_unavailable", headers={"Retry-After": "30"}) from None
-    return sync_runs.start_sync_run(session, tenant_id, "api", tenant.tier, run_id, status="queued")
+    return sync_runs.start_sync_run(session, tenant_id, trigger, tenant.tier, run_id, status="queued")
 
 
 def refresh(session: Session, dagster: DagsterClient, run: SyncRun) -> SyncRun:

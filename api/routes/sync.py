@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from api import plan_limits, sync_control
+from api import sync_control
 from api.deps import CurrentUser, DagsterDep, EditorUser, TenantSessionDep
 from api.errors import ApiError, responses
 from api.models import SyncPage, SyncRunOut
@@ -25,8 +25,7 @@ RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-
 def start_sync(principal: EditorUser, session: TenantSessionDep, dagster: DagsterDep) -> SyncRunOut:
     """Start a sync of your stock now (owners and admins). 409 while one is queued or running;
     429 past the plan's manual syncs an hour; 403 while the plan stops syncs."""
-    plan_limits.check_manual_sync(session, principal.tenant)
-    return sync_run_view(sync_control.launch(session, dagster, principal.tenant_id))
+    return sync_run_view(sync_control.start_manual_sync(session, dagster, principal.tenant))
 
 
 alias_router.add_api_route(

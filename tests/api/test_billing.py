@@ -22,8 +22,12 @@ from dagster import build_schedule_context, instance_for_test
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from api.dagster_client import DagsterClient
+from api.errors import ApiError
 from api.main import create_app
+from api.plan_limits import ManualSyncVerdict, manual_sync_verdict
 from api.quota import redis_key
+from api.sync_control import start_manual_sync
 from assets.partitions import tenant_partitions
 from definitions import build_definitions
 from resources.stripe_billing import StripeBilling
@@ -33,7 +37,7 @@ from settings import Settings
 from tests.api.conftest import Row, Seller, add_member, make_settings, register, seed_stock
 from warehouse.app_db import engine_for, session_factory
 from warehouse.billing import blocked_tenants
-from warehouse.models import SyncRun
+from warehouse.models import SyncRun, Tenant
 
 PRO_CARD, FAILING_CARD = "4242424242424242", "4000000000000341"
 
@@ -473,6 +477,51 @@ def test_manual_syncs_per_hour(client: TestClient, scenario: Scenario, app_db: s
     assert usage["manual_syncs_this_hour"] == {"used": 2, "limit": 2}
 
 
+def test_manual_syncs_from_the_bot_and_the_api_share_the_hourly_limit(
+    client: TestClient, app_db: str
+) -> None:
+    seller = register(client)
+    now = datetime.now(UTC)
+
+    def ran(trigger: str, minutes_ago: int) -> None:
+        session.add(
+            SyncRun(
+                tenant_id=seller.tenant_id,
+                trigger=trigger,
+                tier="starter",
+                status="success",
+                started_at=now - timedelta(minutes=minutes_ago),
+            )
+        )
+        session.commit()
+
+    with session_factory(app_db)() as session:
+        tenant = session.get(Tenant, seller.tenant_id)
+        assert tenant is not None
+        ran("schedule", 5)  # the plan's cadence is not a manual sync
+        ran("api", 70)  # over an hour ago
+        assert manual_sync_verdict(session, tenant, now) == ManualSyncVerdict(True, 0, 2)
+        ran("manual", 20)  # from the Telegram bot
+        assert manual_sync_verdict(session, tenant, now).allowed
+        ran("api", 10)
+        verdict = manual_sync_verdict(session, tenant, now)
+        assert (verdict.allowed, verdict.code, verdict.used, verdict.limit) == (
+            False,
+            "manual_sync_limit",
+            2,
+            2,
+        )
+        assert verdict.retry_after_seconds == 40 * 60  # when the bot's sync leaves the hour
+        # What the bot calls: refused the same way, before Dagster is ever asked.
+        nowhere = DagsterClient("http://127.0.0.1:9/graphql", timeout=1)
+        with pytest.raises(ApiError) as refused:
+            start_manual_sync(session, nowhere, tenant, trigger="manual")
+        assert (refused.value.status_code, refused.value.code) == (429, "manual_sync_limit")
+    answer = client.post("/api/v1/sync/", headers=seller.auth)
+    assert answer.status_code == 429 and answer.json()["error"]["code"] == "manual_sync_limit"
+    assert 39 * 60 <= int(answer.headers["Retry-After"]) <= 40 * 60
+
+
 def test_viewers_and_admins_cannot_buy_cancel_or_open_the_portal(client: TestClient) -> None:
     owner = register(client)
     for role in ("viewer", "admin"):
@@ -539,8 +588,12 @@ def test_a_tenant_over_its_product_limit_sees_the_first_n_and_the_note(
     assert (pro["total"], pro["left_out_by_plan"], pro["plan_note"]) == (105, 0, None)
 
 
-def test_upgrade_applies_now_and_a_downgrade_at_the_period_end(
-    client: TestClient, served: ServedApi, sandbox: SandboxServer
+def test_upgrade_applies_now_and_a_downgrade_at_the_period_end_keeping_all_data(
+    client: TestClient,
+    served: ServedApi,
+    sandbox: SandboxServer,
+    scenario: Scenario,
+    billing_settings: Settings,
 ) -> None:
     seller = register(client)
     _checkout(client, seller, "pro", PRO_CARD)
@@ -555,6 +608,15 @@ def test_upgrade_applies_now_and_a_downgrade_at_the_period_end(
     prorated = [i for i in sandbox.stripe.of_kind("invoice") if i["billing_reason"] == "subscription_update"]
     assert len(prorated) == 1 and 0 < prorated[0]["amount_paid"] < 9990 - 2990
 
+    # On Enterprise: both marketplaces and more products than Starter shows.
+    _connect_wb(client, seller, scenario)
+    ozon = next(s for s in scenario["sellers"] if s["marketplace"] == "ozon")["credentials"]
+    connected = client.post("/api/v1/credentials/", json={"marketplace": "ozon", **ozon}, headers=seller.auth)
+    assert connected.status_code == 201, connected.text
+    rows = [Row(product_id=5000 + i, warehouse="Коледино", stock=1, article=f"A-{i:03d}") for i in range(104)]
+    seed_stock(billing_settings, seller.tenant_id, rows)
+    assert client.get("/api/v1/products/", headers=seller.auth).json()["total"] == 104
+
     down = client.post("/api/v1/billing/change-plan", json={"tier": "starter"}, headers=seller.auth)
     assert down.status_code == 200 and down.json()["pending_tier"] == "starter"
     time.sleep(1)  # the update's webhook arrives: the paid period still runs on Enterprise
@@ -563,3 +625,17 @@ def test_upgrade_applies_now_and_a_downgrade_at_the_period_end(
     _advance(sandbox, 31)  # the period ends: the next one is Starter
     state = _wait_until(client, seller, lambda s: s["tier"] == "starter")
     assert (state["tier"], state["pending_tier"], state["status"]) == ("starter", None, "active")
+    # Nothing was deleted: Starter shows its first 100 products and says so; both keys are kept.
+    page = client.get("/api/v1/products/", params={"page_size": 200}, headers=seller.auth).json()
+    assert (page["total"], page["left_out_by_plan"]) == (100, 4)
+    keys = client.get("/api/v1/credentials/status", headers=seller.auth).json()
+    assert sorted(c["marketplace"] for c in keys if c["connected"]) == ["ozon", "wildberries"]
+    usage = client.get("/api/v1/billing/usage", headers=seller.auth).json()
+    assert usage["marketplaces"] == {"used": 2, "limit": 1}
+    # Back on Pro, every product is there again.
+    assert (
+        client.post("/api/v1/billing/change-plan", json={"tier": "pro"}, headers=seller.auth).status_code
+        == 200
+    )
+    _wait_until(client, seller, lambda s: s["tier"] == "pro")
+    assert client.get("/api/v1/products/", headers=seller.auth).json()["total"] == 104
