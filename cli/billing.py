@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from settings import get_settings
+
+# The Stripe sandbox takes test keys only; `demo` and `dev` use this one, so a real key stays out.
+SANDBOX_STRIPE_KEY = "sk_test_sandbox"
+# What `demo` says about checkout (one console line); the steps in full are in docs/billing.md.
+CHECKOUT_HINT = "with make dev: POST /api/v1/billing/checkout-session, pay at its url: card=4242424242424242"
+
+
+def setup_sandbox_billing(stripe_url: str) -> list[Any]:
+    """`billing setup` against the sandbox's Stripe: the plans' products and prices, idempotently."""
+    from resources.stripe_billing import StripeBilling
+
+    return StripeBilling(api_url=stripe_url, secret_key=SANDBOX_STRIPE_KEY).setup_catalogue()
 
 
 @click.group("billing")

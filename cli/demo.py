@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from cli.billing import CHECKOUT_HINT, setup_sandbox_billing
 from cli.sandbox import load_scenario_option
 from cli.sync import console, log_file, print_summary, report_console, shown, sync_tenants
 from settings import get_settings
@@ -73,6 +74,7 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
     from pipelines.checks import check_credentials
     from sandbox.server import SandboxServer
     from warehouse.app_db import migrate, session_factory
+    from warehouse.plans import PLANS
     from warehouse.tenants import create_tenant, get_tenant, list_tenants, store_credentials, update_settings
     from warehouse.vault import CredentialVault
 
@@ -89,6 +91,9 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
             }
         ).sandbox_urls(server.urls)
         migrate(settings.app_database_url)
+        # `billing setup` against the sandbox's Stripe, which records every event it makes (no API
+        # runs during the demo to forward them to; `make dev` forwards them to its API).
+        plans = setup_sandbox_billing(server.urls["stripe"])
         vault = CredentialVault(settings.fernet_keys)
         tenant_of: dict[str, str] = {}
         wb_modes: dict[str, str] = {}
@@ -128,6 +133,12 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
             f"Sandbox marketplaces at {server.urls['wb_content'].rsplit('/', 1)[0]} "
             f"(limits ×{DEMO_TIME_SCALE:g}); syncing {len(set(tenant_of.values()))} tenants"
         )
+        prices = ", ".join(f"{p.tier} ${PLANS[p.tier].price_usd}" for p in plans)
+        console.print(
+            f"Stripe sandbox at {server.urls['stripe']}: plans set up ({prices})",
+            highlight=False,
+            soft_wrap=True,
+        )
         tenant_ids = list(dict.fromkeys(tenant_of.values()))
         summaries = sync_tenants(settings, tenant_ids, "demo", log_path, wb_modes)
     out = report_console()
@@ -144,6 +155,7 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
         out.print("Next:")
         out.print(f"  make dev             Dagster UI with these runs: {ui}", highlight=False)
         out.print(f"  stock-tracker api    REST API: {api} (Swagger UI: {api}/docs)", highlight=False)
+        out.print(f"  checkout locally     {CHECKOUT_HINT}", highlight=False)
     return ok
 
 

@@ -26,6 +26,7 @@ from typing import IO
 import click
 import orjson
 
+from cli.billing import SANDBOX_STRIPE_KEY, setup_sandbox_billing
 from cli.demo import DEMO_TIME_SCALE, demo_scenario
 from settings import get_settings
 
@@ -245,20 +246,14 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
         stop_servers(servers)
 
 
-SANDBOX_STRIPE_KEY = "sk_test_sandbox"
-
-
 def _stripe_sandbox_env(urls: dict[str, str], api: str) -> dict[str, str]:
     """Billing against the sandbox's Stripe: its URL and webhook secret, a test key, the plans'
     prices created (`stock-tracker billing setup`), checkout returning to the local API."""
-    from resources.stripe_billing import StripeBilling
-
     secret = urls.pop("stripe_webhook_secret", "")
-    key = SANDBOX_STRIPE_KEY  # the sandbox takes test keys only; a real key stays out of dev
-    StripeBilling(api_url=urls["stripe"], secret_key=key).setup_catalogue()
+    setup_sandbox_billing(urls["stripe"])
     return {
         "STOCK_TRACKER_STRIPE_API_URL": urls["stripe"],
-        "STOCK_TRACKER_STRIPE_SECRET_KEY": key,
+        "STOCK_TRACKER_STRIPE_SECRET_KEY": SANDBOX_STRIPE_KEY,
         "STOCK_TRACKER_STRIPE_WEBHOOK_SECRET": secret,
         "STOCK_TRACKER_PUBLIC_URL": api,
     }

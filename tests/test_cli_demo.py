@@ -63,6 +63,13 @@ def test_demo_fits_one_screen_and_says_where_everything_is(tmp_path: Path) -> No
     assert "make dev" in result.stdout and "http://127.0.0.1:3000" in result.stdout
     assert "stock-tracker api" in result.stdout and "http://127.0.0.1:8000/docs" in result.stdout
 
+    # Billing: the Stripe sandbox got the plans (`billing setup`), and how to check out locally.
+    [stripe_line] = [line for line in lines if line.startswith("Stripe sandbox at ")]
+    assert re.search(r"http://127\.0\.0\.1:\d+/stripe: plans set up", stripe_line), stripe_line
+    assert "(starter $9.90, pro $29.90, enterprise $99.90)" in stripe_line
+    [checkout] = [line for line in result.stdout.splitlines() if "checkout locally" in line]
+    assert "/api/v1/billing/checkout-session" in checkout and "card=4242424242424242" in checkout
+
 
 def test_demo_with_a_broken_scenario_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
