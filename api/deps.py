@@ -137,14 +137,15 @@ def get_current_user(
     found = users.signed_in(session, claims.tenant_id, claims.user_id, claims.family_id)
     if found is None or found[1].status == "deleted":
         raise ApiError(401, "invalid_token", headers=BEARER_CHALLENGE)
-    user, tenant, revoked = found
+    user, tenant, revoked, subscription = found
     if revoked:
         raise ApiError(401, "session_revoked", headers=BEARER_CHALLENGE)
     state = request.scope.setdefault("state", {})
     state.update(locale=tenant.locale, tenant_id=tenant.id, tier=tenant.tier, user_id=user.id)
     if tenant.status != "active":
         raise ApiError(403, "tenant_inactive")
-    quota.enforce(request, session, tenant)  # the plan's monthly API calls; read-only when unpaid
+    # The plan's monthly API calls; read-only when unpaid.
+    quota.enforce(request, session, tenant, subscription)
     return Principal(user, tenant, claims.family_id)
 
 

@@ -1,6 +1,7 @@
 """The plan's cost per request and the Stripe webhook's throughput (issue: billing and plans).
 
     uv run python bench/bench_billing.py [--requests 2000] [--events 1000] [--app-db postgresql://…]
+        [--redis-url redis://127.0.0.1:6379/0]
 
 1. Quota check: the same signed-in `GET /api/v1/tenants/me`, side by side in one run, on the same
    app: with the plan check (the monthly counter upsert and the subscription read) and with it
@@ -70,7 +71,7 @@ def bench_quota(settings: Settings, requests_per_round: int, rounds: int) -> tup
         timings: dict[bool, list[float]] = {True: [], False: []}
         for _ in range(rounds):
             for checked in (True, False):
-                api.quota.enforce = real if checked else (lambda request, session, tenant: None)
+                api.quota.enforce = real if checked else (lambda *args: None)
                 start = time.perf_counter()
                 for _ in range(requests_per_round):
                     assert client.get("/api/v1/tenants/me", headers=auth).status_code == 200
@@ -138,12 +139,24 @@ def bench_webhooks(settings: Settings, events: int) -> float:
     return events / elapsed
 
 
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per variant")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--app-db", default="")
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/0", help="also time the Redis counter ('' skips it)"
+    )
     args = parser.parse_args()
     name = ""
     app_db = args.app_db
@@ -165,6 +178,14 @@ def main() -> None:
             print(f"  without it               {unchecked:8.0f} µs/request")
             cost = checked - unchecked
             print(f"  quota check costs        {cost:8.0f} µs/request ({checked / unchecked:.2f}x)")
+            if args.redis_url and _redis_answers(args.redis_url):
+                with_redis = settings.model_copy(update={"redis_url": args.redis_url})
+                checked, unchecked = bench_quota(with_redis, per_round, args.rounds)
+                print("  the same with the counter in Redis:")
+                print(f"  with the plan check      {checked:8.0f} µs/request")
+                print(f"  without it               {unchecked:8.0f} µs/request")
+                cost = checked - unchecked
+                print(f"  quota check costs        {cost:8.0f} µs/request ({checked / unchecked:.2f}x)")
             rate = bench_webhooks(settings, args.events)
             print(
                 f"Stripe webhook events      {rate:8.0f} events/s ({args.events} signed, verified, applied)"

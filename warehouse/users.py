@@ -115,9 +115,10 @@ def get_user(session: Session, tenant_id: str, user_id: int) -> User | None:
 
 def signed_in(
     session: Session, tenant_id: str, user_id: int, family_id: str
-) -> tuple[User, Tenant, bool] | None:
-    """The user and tenant behind an access token, and whether its sign-in is still active: one
-    query, as every authenticated request asks it.
+) -> tuple[User, Tenant, bool, Subscription | None] | None:
+    """The user and tenant behind an access token, whether its sign-in was revoked, and the
+    tenant's subscription (the plan's gate on every request): one query, as every authenticated
+    request asks it.
 
     Active is a positive fact: the family has a refresh token of this very user that is neither
     revoked nor expired. "No revoked row found" is not enough: a removed user's rows are gone with
@@ -135,11 +136,12 @@ def signed_in(
         .exists()
     )
     found = session.execute(
-        select(User, Tenant, active)
+        select(User, Tenant, active, Subscription)
         .join(Tenant, Tenant.id == User.tenant_id)
+        .outerjoin(Subscription, Subscription.tenant_id == Tenant.id)
         .where(User.tenant_id == tenant_id, User.id == user_id)
     ).first()
-    return (found[0], found[1], not found[2]) if found else None
+    return (found[0], found[1], not found[2], found[3]) if found else None
 
 
 def list_users(session: Session, tenant_id: str) -> list[User]:
