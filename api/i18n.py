@@ -125,6 +125,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The plan's API limit is used up: {limit} calls a month. "
         "It resets at {reset}. {plan} allows more",
     },
+    "product_left_out": {
+        "ru": "Товар не входит в первые {limit} товаров по артикулу продавца (тариф {current}). "
+        "Его показывает тариф {plan}",
+        "en": "This product is beyond the first {limit} products by seller article (the {current} "
+        "plan). The {plan} plan shows it",
+    },
     "subscription_read_only": {
         "ru": "Подписка не оплачена или отменена: данные доступны только для чтения. Оформите подписку",
         "en": "The subscription is unpaid or canceled: your data is read-only. Subscribe to change it",

@@ -237,6 +237,20 @@ class StockReader:
         page = matched.slice(offset, limit).select(PRODUCT_COLUMNS)
         return page.to_dicts(), matched.height
 
+    def left_out_by_plan(self, product_id: int, marketplace: str, plan_products: int) -> bool:
+        """Whether the product is beyond the plan's first `plan_products` by seller article (the
+        same cut as the product list, the sheet and the files)."""
+        import polars as pl
+
+        frame = self.product_totals().frame
+        if frame.height <= plan_products:
+            return False
+        from warehouse.plan_products import first_products
+
+        kept, _ = first_products(frame, plan_products)
+        mine = (pl.col("product_id") == product_id) & (pl.col("marketplace") == marketplace)
+        return kept.filter(mine).is_empty()
+
     def product_totals(self) -> ProductTotals:
         """Every product's totals, from this process's cache while the tenant's model is unchanged.
 

@@ -27,7 +27,7 @@ from api.models import (
 )
 from api.routes import API_PREFIX
 from settings import Settings
-from warehouse.plans import PLANS, left_out_note
+from warehouse.plans import PLANS, first_allowing, left_out_note
 from warehouse.stock_reads import SORTS, ProductFilter, StockReader, WarehouseBusy
 
 router = APIRouter(prefix=API_PREFIX, tags=["stock"])
@@ -100,6 +100,19 @@ def read_product(
         if len(found) > 1:
             raise ApiError(409, "ambiguous_product")
         row = found[0]
+        plan = PLANS[principal.tenant.tier]
+        if reader.left_out_by_plan(product_id, row["marketplace"], plan.products):
+            # The plan covers its first N products everywhere (list, sheet, files): say which plan
+            # shows this one rather than pretend it does not exist.
+            total = reader.product_totals().frame.height
+            covering = first_allowing(lambda p: p.products >= total)
+            raise ApiError(
+                403,
+                "product_left_out",
+                limit=plan.products,
+                current=plan.name,
+                plan=covering.name if covering else "-",
+            )
         warehouses = reader.warehouses(product_id, row["marketplace"])
         history = reader.history(product_id, row["marketplace"], since)
     return ProductDetail(

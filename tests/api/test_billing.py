@@ -591,10 +591,16 @@ def test_a_tenant_over_its_product_limit_sees_the_first_n_and_the_note(
     assert [p["article"] for p in body["items"]][-1] == "ART-099"  # the first 100 by seller article
     assert body["left_out_by_plan"] == 5
     assert "Left out: 5" in body["plan_note"] and "Pro" in body["plan_note"]
+    # A left-out product's own page says which plan shows it; a shown one opens.
+    assert client.get("/api/v1/products/1099", headers=seller.auth).status_code == 200
+    hidden = client.get("/api/v1/products/1100", headers={**seller.auth, "Accept-Language": "en"})
+    assert hidden.status_code == 403 and hidden.json()["error"]["code"] == "product_left_out"
+    assert "The Pro plan shows it" in hidden.json()["error"]["message"]
     with engine_for(app_db).begin() as connection:
         connection.execute(text("update tenants set tier = 'pro' where id = :id"), {"id": seller.tenant_id})
     pro = client.get("/api/v1/products/?page_size=200", headers=seller.auth).json()
     assert (pro["total"], pro["left_out_by_plan"], pro["plan_note"]) == (105, 0, None)
+    assert client.get("/api/v1/products/1100", headers=seller.auth).status_code == 200
 
 
 def test_upgrade_applies_now_and_a_downgrade_at_the_period_end_keeping_all_data(
