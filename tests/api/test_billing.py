@@ -307,6 +307,8 @@ def test_two_states_of_one_second_delivered_in_reverse_end_in_stripes_latest(
     )
     forward_to = sandbox.stripe.forward_to
     sandbox.stripe.forward_to = None  # held: delivered below, out of order
+    # Two seconds on, so the states below are newer than the checkout's (which may share a second).
+    requests.post(sandbox.control_url + "/stripe/advance", json={"seconds": 2}, timeout=10).raise_for_status()
     # The seller cancels and changes their mind within one second: two `updated` events whose
     # `created` are equal, so only Stripe knows which state is the current one.
     for _ in range(20):
@@ -327,13 +329,20 @@ def test_two_states_of_one_second_delivered_in_reverse_end_in_stripes_latest(
         json={"service": "stripe", "endpoint": "*subscriptions/*", "kind": "401", "count": 1},
         timeout=10,
     ).raise_for_status()
+    start = len(sandbox.stripe.deliveries)
     requests.post(
         sandbox.control_url + "/stripe/deliver", json={"events": [resume["id"], cancel["id"]]}, timeout=10
     ).raise_for_status()
-    _drained(sandbox)
+
+    def delivered() -> list[dict[str, Any]]:  # the sandbox is shared: only these two events
+        return [d for d in sandbox.stripe.deliveries[start:] if d["event"] in (resume["id"], cancel["id"])]
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and [d["status"] for d in delivered()] != [200, 200]:
+        time.sleep(0.05)
     state = _subscription(client, seller)
     assert (state["cancel_at_period_end"], state["status"], state["tier"]) == (False, "trialing", "pro")
-    first, second = sandbox.stripe.deliveries[-2:]
+    first, second = delivered()
     assert (first["event"], first["attempts"], first["status"]) == (resume["id"], 1, 200)
     assert (second["event"], second["attempts"], second["status"]) == (cancel["id"], 2, 200)
 
