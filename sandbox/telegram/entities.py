@@ -3,6 +3,7 @@ escaped. Lengths (4096 for text, 1024 for captions) count what the user sees, af
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from sandbox.telegram.errors import bad_request
@@ -70,6 +71,12 @@ def visible_text(text: str, parse_mode: str | None) -> str:
     raw_amp = _bare_ampersand(text)
     if raw_amp is not None:
         raise bad_request(f"can't parse entities: Character '&' is reserved at byte offset {raw_amp}")
+    stray = re.search(r"<(?![A-Za-z/])", text)
+    if stray is not None:
+        # Telegram wants every `<` outside a tag written as &lt;.
+        raise bad_request(
+            f"can't parse entities: Unexpected end of name token at byte offset {stray.start()}"
+        )
     parser.feed(text)
     parser.close()
     if parser.error:
