@@ -226,7 +226,9 @@ def _last_snapshots(settings: Settings, tenant_id: str) -> dict[str, datetime]:
     if frame.is_empty():
         return {}
     found: dict[str, datetime] = {}
-    for row in frame.group_by("marketplace").agg(frame["snapshot_at"].max().alias("at")).to_dicts():
+    import polars as pl
+
+    for row in frame.group_by("marketplace").agg(pl.col("snapshot_at").max().alias("at")).to_dicts():
         at = row["at"]
         if at is not None:
             found[row["marketplace"]] = at if at.tzinfo else at.replace(tzinfo=UTC)
