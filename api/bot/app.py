@@ -99,14 +99,19 @@ class BotHolder:
         self.settings = settings
         self._application: Application | None = None  # type: ignore[type-arg]
         self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def configured(self) -> bool:
         return bool(self.settings.telegram_bot_token)
 
     async def application(self) -> Application:  # type: ignore[type-arg]
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # Its HTTP client belongs to the loop that made it (a test client makes a loop per
+            # client): start afresh in this one.
+            self._application, self._lock, self._loop = None, asyncio.Lock(), loop
+        assert self._lock is not None
         async with self._lock:
             if self._application is None:
                 application = build_application(self.settings, polling=False)
@@ -124,6 +129,6 @@ class BotHolder:
         await application.process_update(Update.de_json(data, application.bot))
 
     async def close(self) -> None:
-        if self._application is not None:
+        if self._application is not None and self._loop is asyncio.get_running_loop():
             await self._application.shutdown()
-            self._application = None
+        self._application, self._lock, self._loop = None, None, None
