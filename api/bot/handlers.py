@@ -248,6 +248,9 @@ async def connect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat.kind != "private":
         await ctx.sender.send_message(chat_id, t("connect_private", chat.language))
         return
+    if not chat.can_edit:
+        await ctx.sender.send_message(chat_id, views.forbidden(chat))
+        return
     if not context.args:
         context.chat_data[AWAITING_KEY] = True  # type: ignore[index]
         await ctx.sender.send_message(chat_id, t("connect_help", chat.language))

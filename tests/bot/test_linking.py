@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from settings import Settings
-from tests.api.conftest import Seller, register
+from tests.api.conftest import PASSWORD, Seller, add_member, register
 from tests.bot.conftest import RunningBot, Tg, link, new_chat_id
 from warehouse.app_db import session_factory
+from warehouse.models import User
 from warehouse.telegram_chats import create_link_code
 
 
@@ -79,9 +81,32 @@ def test_stop_and_the_api_unlink(client: TestClient, seller: Seller, bot: Runnin
 
 
 def test_linking_needs_an_owner_or_admin(client: TestClient, seller: Seller) -> None:
-    from tests.api.conftest import add_member
-
     viewer = add_member(client, seller, "viewer")
     refused = client.post("/api/v1/telegram/link", headers=viewer.auth)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_role"
     assert client.post("/api/v1/telegram/link").status_code == 401
+
+
+def test_a_viewers_chat_reads_but_does_not_sync_or_connect(
+    client: TestClient, seller: Seller, bot: RunningBot, tg: Tg
+) -> None:
+    user_id = new_chat_id()
+    made = client.post(
+        "/api/v1/tenants/me/users",
+        json={"email": f"viewer-{user_id}@example.com", "password": PASSWORD, "role": "viewer"},
+        headers=seller.auth,
+    )
+    assert made.status_code == 201, made.text
+    # The viewer's Telegram id, as given at sign-up (the users API does not take it).
+    with session_factory(client.app.state.settings.app_database_url)() as session:  # type: ignore[attr-defined]
+        session.execute(update(User).where(User.id == made.json()["id"]).values(telegram_id=user_id))
+        session.commit()
+    assert "привязан к «ООО Ромашка»" in tg.answer(user_id, "/start")
+    assert "<b>Состояние «ООО Ромашка»</b>" in tg.answer(user_id, "/status")
+    assert tg.answer(user_id, "/sync") == "Недостаточно прав: это могут роли owner, admin"
+    assert tg.answer(user_id, "/connect") == "Недостаточно прав: это могут роли owner, admin"
+    # Removing the user removes the chat that spoke for them.
+    assert (
+        client.delete(f"/api/v1/tenants/me/users/{made.json()['id']}", headers=seller.auth).status_code == 204
+    )
+    assert "не привязан" in tg.answer(user_id, "/status")
