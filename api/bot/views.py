@@ -29,7 +29,7 @@ from warehouse.billing import subscription_of, trial_days_left
 from warehouse.models import TelegramChat, User
 from warehouse.plans import PLANS
 from warehouse.sheet_files import tenant_folder
-from warehouse.stock_reads import ProductFilter, StockReader, WarehouseBusy
+from warehouse.stock_reads import PRODUCT_COLUMNS, ProductFilter, StockReader, WarehouseBusy
 from warehouse.tenant_scope import tenant_session
 
 LOW_PAGE = 10
@@ -286,13 +286,13 @@ def find_products(reader: StockReader, query: str) -> list[dict[str, Any]]:
     totals = reader.product_totals().frame
     if totals.is_empty():
         return []
+    import polars as pl
+
     term = query.strip().lower()
-    exact = [
-        row
-        for row in totals.to_dicts()
-        if str(row["article"] or "").lower() == term
-        or (term.isdigit() and int(row["product_id"]) == int(term))
-    ]
+    match = pl.col("article").str.to_lowercase() == term
+    if term.isdigit() and len(term) <= 18:
+        match = match | (pl.col("product_id") == int(term))
+    exact = totals.filter(match.fill_null(False)).select(PRODUCT_COLUMNS).to_dicts()
     if exact:
         return exact
     rows, _ = reader.products(ProductFilter(search=term), limit=STOCK_MATCHES + 1)
