@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from api.bot import handlers
 from api.bot.texts import COMMANDS
 from api.dagster_client import DagsterClient
-from resources.telegram_sender import TIMEOUT_SECONDS, TelegramSender, database_marker
+from resources.telegram_sender import TIMEOUT_SECONDS, TelegramSender, database_marker, database_mover
 from settings import Settings
 
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -48,6 +48,7 @@ def build_application(settings: Settings, *, polling: bool = True) -> Applicatio
     sender = TelegramSender(
         application.bot,
         on_inactive=database_marker(settings.app_database_url),
+        on_migrated=database_mover(settings.app_database_url),
         time_scale=settings.marketplace_time_scale,
     )
     application.bot_data[handlers.CONTEXT_KEY] = handlers.BotContext(

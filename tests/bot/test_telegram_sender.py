@@ -224,3 +224,23 @@ def test_blocking_sender_and_the_database_marker(
     with session_factory(url)() as session:
         assert [c.chat_id for c in active_chats(session, "alpha")] == [160]
     engine_for(url).dispose()
+
+
+def test_a_group_upgraded_to_a_supergroup_is_followed(
+    server: SandboxServer, control: TelegramControl
+) -> None:
+    control.add_chats([{"id": -170, "type": "group", "title": "Склад"}])
+    control.migrate(-170, -1001700)
+    moves: list[tuple[int, int]] = []
+
+    async def scenario() -> list[Any]:
+        sender = make_sender(server)
+        sender.on_migrated = lambda old, new: moves.append((old, new))
+        async with sender:
+            return [await sender.send_message(-170, "report"), await sender.send_message(-170, "again")]
+
+    first, second = asyncio.run(scenario())
+    assert first.sent and second.sent
+    assert moves == [(-170, -1001700)]  # recorded once; the second send went straight to the new id
+    assert [c["error_code"] for c in control.outbox(-170)["calls"]] == [400]
+    assert [c["params"]["text"] for c in control.sent(-1001700)] == ["report", "again"]
