@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from api.bot import handlers
 from api.bot.texts import COMMANDS
+from api.bot.updates import PerChatOrder
 from api.dagster_client import DagsterClient
 from resources.telegram_sender import TIMEOUT_SECONDS, TelegramSender, database_marker, database_mover
 from settings import Settings
@@ -41,6 +42,7 @@ def build_application(settings: Settings, *, polling: bool = True) -> Applicatio
         .read_timeout(TIMEOUT_SECONDS)
         .write_timeout(TIMEOUT_SECONDS)
         .post_init(set_commands)
+        .concurrent_updates(PerChatOrder())
     )
     if not polling:
         builder = builder.updater(None)

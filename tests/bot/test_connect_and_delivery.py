@@ -194,3 +194,17 @@ def test_webhook_updates_need_the_secret(
         assert "401" in info["last_error_message"] and info["pending_update_count"] == 1
     finally:
         delete_webhook(sandbox)
+
+
+def test_a_key_sent_right_after_connect_is_taken_in_order(
+    client: TestClient, seller: Seller, bot: RunningBot, tg: Tg, scenario: dict
+) -> None:
+    chat = new_chat_id()
+    link(client, tg, seller, chat)
+    before = len(tg.calls(chat))
+    tg.control.say(chat, "/connect")
+    sent = tg.control.say(chat, wb_token(scenario))  # no pause: a chat's updates keep their order
+    calls = [c for c in tg.wait(chat, before, expect=3) if c["ok"]]
+    assert [c["method"] for c in calls] == ["sendMessage", "deleteMessage", "sendMessage"]
+    assert sent["message_id"] in tg.control.outbox(chat)["deleted"]
+    assert "ключ принят" in calls[-1]["params"]["text"]
