@@ -1,9 +1,9 @@
 """The one way anything in the product sends a Telegram message: the bot's answers and the reports.
 
-* Pacing under Telegram's flood limits (core.telegram.org/bots/faq): 30 messages a second per bot
-  (a slot every 1/30 s), one a second per chat and 20 a minute per group. The per-chat and group
-  clocks start when Telegram *answered* the previous send, so a send that was slow to arrive can
-  never make the next one look early to Telegram.
+* Pacing under Telegram's flood limits (core.telegram.org/bots/faq): 30 messages a second per bot,
+  one a second per chat and 20 a minute per group. Every clock starts when Telegram *answered* a
+  send, so sends that bunched on the way (a stalled process, a slow network) can never look early
+  to Telegram.
 * 429: wait the `retry_after` Telegram gives and try again; longer than `max_wait`: deferred.
 * 403 (the user blocked the bot, the bot left the group) and 400 `chat not found`: the chat is
   marked inactive (`on_inactive`) and nothing more is sent there. A group upgraded to a supergroup
@@ -164,7 +164,11 @@ class _Pacer:
     """Slots under the three limits, in the sender's event loop."""
 
     scale: float
-    bot_next: float = 0.0
+    # A send holds one of the bot's 30 places from its start until a second after Telegram's answer.
+    # Then Telegram cannot have handled more than 30 of them in any second, however the requests
+    # bunched on the way (a stalled process, a slow network): its limit is never hit. The cost is
+    # the answer's latency: 30 sends per (1 s + latency).
+    bot_places: asyncio.Semaphore | None = None
     chat_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     chat_ready: dict[int, float] = field(default_factory=dict)  # chat -> monotonic not-before
     group_sent: dict[int, deque[float]] = field(default_factory=dict)  # chat -> answer times
@@ -182,14 +186,15 @@ class _Pacer:
                 ready = max(ready, sent[0] + 60.0 / self.scale)
         if ready > now:
             await asyncio.sleep(ready - now)
-        # The bot's slot is taken last, so a chat's wait never holds a slot others could use.
-        now = time.monotonic()
-        slot = max(now, self.bot_next)
-        self.bot_next = slot + 1.0 / (BOT_PER_SECOND * self.scale)
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        # The bot's place is taken last, so a chat's wait never holds a place others could use.
+        if self.bot_places is None:
+            self.bot_places = asyncio.Semaphore(BOT_PER_SECOND)
+        await self.bot_places.acquire()
 
     def answered(self, chat_id: int) -> None:
+        """Called once per `wait_turn`, when Telegram answered (or the request failed)."""
+        assert self.bot_places is not None
+        asyncio.get_running_loop().call_later(1.0 / self.scale, self.bot_places.release)
         now = time.monotonic()
         self.chat_ready[chat_id] = max(self.chat_ready.get(chat_id, 0.0), now + CHAT_INTERVAL / self.scale)
         if chat_id < 0:
