@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from api import i18n, plan_limits, sync_control
+from api import i18n, sync_control
 from api.bot.texts import COMMANDS, Raw, t
 from api.credential_keys import MARKETPLACE_NAMES, connect_key
 from api.dagster_client import DagsterClient
@@ -263,8 +263,8 @@ def sync(settings: Settings, chat: Chat, dagster: DagsterClient) -> str:
         tenant = tenants.get_tenant(session, chat.tenant_id)
         assert tenant is not None
         try:
-            plan_limits.check_manual_sync(session, tenant)
-            run = sync_control.launch(session, dagster, chat.tenant_id)
+            # Counted with the API's manual syncs, so the bot cannot bypass the plan's cadence.
+            run = sync_control.start_manual_sync(session, dagster, tenant, trigger="manual")
         except ApiError as refused:
             return i18n.message(refused.code, chat.language, refused.params)
         return t("sync_started", chat.language, run_id=run.run_id or "-")
