@@ -283,14 +283,19 @@ def test_a_sync_killed_mid_stage_leaves_whole_history_and_sheet_and_the_next_one
     assert all(history[k] == v for k, v in good_history.items())
     assert all(units == new_units for stamp, units in history.items() if stamp not in good_history)
 
-    # Dagster: the dead run stays "started" until run monitoring fails it; then the tenant is free.
+    # Dagster: the dead run stays "started" until something fails it. The daemon's run monitoring
+    # does (here after the test instance's 5 s bound); after the model kill no monitoring runs, and
+    # the next sync on this host, holding the tenant's lock the dead one lost, fails it itself.
     assert crash.instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
-    time.sleep(max(0.0, 6.0 - (time.time() - crash.instance.get_run_record_by_id(run_id).start_time)))  # type: ignore[union-attr,operator]
-    crash.monitor_runs()
-    assert crash.instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+    if stage != "model":
+        started = crash.instance.get_run_record_by_id(run_id).start_time  # type: ignore[union-attr]
+        time.sleep(max(0.0, 6.0 - (time.time() - started)))  # type: ignore[operator]
+        crash.monitor_runs()
+        assert crash.instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
 
     again = crash.sync()
     assert again.success, again.error
+    assert crash.instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
     final = crash.snapshots()
     assert len(final) == len(history) + 1, (history, final)
     assert all(final[k] == v for k, v in history.items())
