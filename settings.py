@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     sheets_writes_per_minute: int = 50
     # Only the sandbox runs faster than real time; pacing and waits follow it.
     marketplace_time_scale: float = 1.0
+    # How long one call to an outside service may wait for its answer (retried after, as any
+    # timeout). Real-time bounds: tests of the timeout path set them short.
+    marketplace_read_timeout_seconds: float = 60.0
+    sheets_timeout_seconds: float = 120.0
+    stripe_timeout_seconds: float = 20.0
 
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 18555
