@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # The Dagster webserver's GraphQL endpoint: the API launches and watches syncs through it.
     dagster_graphql_url: str = "http://127.0.0.1:3000/graphql"
+    # Requests one API worker serves at once (api/admission.py): at most its database pool's
+    # connections (15); more wait up to `api_queue_seconds`, then get 503 + Retry-After. 0: no limit.
+    api_max_in_flight: int = 12
+    api_queue_seconds: float = 10.0
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Error reports (resources/sentry.py): off without a DSN; environment defaults to `environment`.
