@@ -58,6 +58,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
                 redis_url=settings.redis_url,
                 writes_per_minute=settings.sheets_writes_per_minute,
                 time_scale=settings.marketplace_time_scale,
+                timeout_seconds=settings.sheets_timeout_seconds,
             ),
             "tenants": TenantDirectory(
                 app_database_url=_setting(settings, "app_database_url"),
@@ -74,6 +75,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
                 wb_common_url=settings.wb_common_url,
                 ozon_url=settings.ozon_url,
                 time_scale=settings.marketplace_time_scale,
+                read_timeout_seconds=settings.marketplace_read_timeout_seconds,
             ),
             "webhooks": WebhookSender(
                 app_database_url=_setting(settings, "app_database_url"),

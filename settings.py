@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     sheets_writes_per_minute: int = 50
     # Only the sandbox runs faster than real time; pacing and waits follow it.
     marketplace_time_scale: float = 1.0
+    # How long one call to an outside service may wait for its answer (retried after, as any
+    # timeout). Real-time bounds: tests of the timeout path set them short.
+    marketplace_read_timeout_seconds: float = 60.0
+    sheets_timeout_seconds: float = 120.0
+    stripe_timeout_seconds: float = 20.0
 
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 18555
@@ -72,6 +77,10 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # The Dagster webserver's GraphQL endpoint: the API launches and watches syncs through it.
     dagster_graphql_url: str = "http://127.0.0.1:3000/graphql"
+    # Requests one API worker serves at once (api/admission.py): at most its database pool's
+    # connections (15); more wait up to `api_queue_seconds`, then get 503 + Retry-After. 0: no limit.
+    api_max_in_flight: int = 12
+    api_queue_seconds: float = 10.0
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # Error reports (resources/sentry.py): off without a DSN; environment defaults to `environment`.

@@ -146,8 +146,26 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+BUSY_RETRY_SECONDS = 1
+
+
+def server_busy_response(request: Request) -> JSONResponse:
+    """More requests than this worker serves at once: 503 and come back in a second."""
+    seconds = BUSY_RETRY_SECONDS
+    return error_response(
+        request, 503, "server_busy", {"seconds": seconds}, headers={"Retry-After": str(seconds)}
+    )
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for the pool's whole timeout: load, not a bug.
+    log.warning("app database pool exhausted")
+    return server_busy_response(request)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(psycopg.OperationalError, _database_error)

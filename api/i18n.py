@@ -26,6 +26,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Тело запроса не читается как JSON",
         "en": "The request body is not valid JSON",
     },
+    "server_busy": {
+        "ru": "Сервер перегружен. Повторите через {seconds} с",
+        "en": "The server is busy. Retry in {seconds} s",
+    },
     "database_unavailable": {
         "ru": "Сервис временно недоступен: база данных перезапускается. Повторите через {seconds} с",
         "en": "Temporarily unavailable: the database is restarting. Retry in {seconds} s",

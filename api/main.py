@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import docs, errors, logs
+from api.admission import AdmissionLimit
 from api.bot.app import BotHolder
 from api.dagster_client import DagsterClient
 from api.errors import ApiError
@@ -121,6 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(QuotaHeadersMiddleware)
+    app.add_middleware(
+        AdmissionLimit, max_in_flight=settings.api_max_in_flight, wait_seconds=settings.api_queue_seconds
+    )
     # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -12,7 +12,9 @@ from resources.sentry import tag_tenant
 def report_failure(context: HookContext) -> None:
     """A step failed for good (after its retries): one Sentry event, tagged with tenant and tier.
     Dagster catches step errors itself, so without this Sentry would never see them."""
-    tags = context.run.tags if context.run else {}
+    # HookContext has the run's id, not the run (an attribute lookup of `.run` raised here).
+    run = context.instance.get_run_by_id(context.run_id)
+    tags = run.tags if run is not None else {}
     with sentry_sdk.new_scope():
         tag_tenant(tags.get("tenant"), tags.get("tier"))
         sentry_sdk.set_tag("step", context.step_key)

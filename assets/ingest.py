@@ -19,7 +19,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.partitions import tenant_tier_partitions
 from assets.target import SyncTarget, resolve
-from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError
+from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError, MarketplaceError
 from pipelines.ozon import ozon_source
 from pipelines.ozon.helpers import OzonUrls
 from pipelines.runner import marketplace_cause
@@ -67,15 +67,21 @@ def _fetch_days(target: SyncTarget) -> int:
 
 
 def _load(
-    context: AssetExecutionContext, dlt_resource: DagsterDltResource, source: Any, pipeline: dlt.Pipeline
+    context: AssetExecutionContext,
+    dlt_resource: DagsterDltResource,
+    make_source: Callable[[], Any],
+    pipeline: dlt.Pipeline,
 ) -> Iterator[Any]:
-    """Run dagster-dlt; a marketplace failure becomes a Failure a seller can read, keys never shown."""
+    """Build the source and run dagster-dlt; a marketplace failure becomes a Failure a seller can
+    read, keys never shown. Built inside: building checks the key with the marketplace (Ozon),
+    and a key refused there must not be retried like a network error."""
     try:
+        source = make_source()
         yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
-    except PipelineStepFailed as exc:
+    except (PipelineStepFailed, MarketplaceError) as exc:
         pipeline.abort_packages()
         cause = marketplace_cause(exc)
-        reason = str(cause) if cause else f"{exc.step} step failed"
+        reason = str(cause) if cause else f"{getattr(exc, 'step', 'load')} step failed"
         raise Failure(
             description=f"Sync failed, previous data kept: {reason}",
             metadata={"endpoint": MetadataValue.text(cause.endpoint if cause else "")},
@@ -118,7 +124,7 @@ def _ingest(
     pipeline = warehouse.pipeline(target.tenant.id, marketplace)
     rows = 0
     try:
-        yield from _load(context, dlt, build(target, keys, marketplaces.policy(calls)), pipeline)
+        yield from _load(context, dlt, lambda: build(target, keys, marketplaces.policy(calls)), pipeline)
         rows = _rows_loaded(pipeline)
     finally:
         _record_calls(context, tenants, target.tenant.id, marketplace, calls, rows)

@@ -3,13 +3,19 @@ instance (so the runs show in the UI), one run per tenant at a time."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import logging
 import os
+import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, Definitions, EventLogEntry, RunsFilter
+from sqlalchemy.exc import SQLAlchemyError
 
 from assets.instance_config import prepare_dagster_home
 from assets.jobs import SYNC_JOB, sync_selection, sync_tags
@@ -17,6 +23,7 @@ from assets.partitions import partition_key, tenant_partitions
 from assets.run_records import record_run
 from warehouse.tenants import TenantInfo
 
+log = logging.getLogger("stock_tracker.sync")
 # Execution quiet on the console: the caller's event listener gets (and keeps) every event.
 _SILENT_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 ACTIVE = [
@@ -32,6 +39,11 @@ def local_instance(home: Path) -> DagsterInstance:
     dagster_home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or (home / "dagster")))
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return DagsterInstance.get()
+
+
+# Runs executed by `run_sync` carry the host they run on: on that host, holding the tenant's lock,
+# such a run still "started" is one whose process died.
+IN_PROCESS_TAG = "stock_tracker/in_process_on"
 
 
 class SyncAlreadyRunning(RuntimeError):
@@ -54,13 +66,46 @@ def run_sync(
 ) -> SyncOutcome:
     """Run the tenant's partition in this process. With `on_event`, every event of the run goes
     there (as it is stored) and Dagster's console logger stays silent."""
+    with _tenant_lock(instance, tenant.id):
+        return _run_sync_locked(defs, instance, tenant, trigger, on_event)
+
+
+@contextmanager
+def _tenant_lock(instance: DagsterInstance, tenant_id: str) -> Iterator[None]:
+    """One in-process sync per tenant and instance: an exclusive lock on a file beside the
+    instance's storage, held for the whole run. Checking for a running run alone lets two syncs
+    started together both pass the check. The kernel drops the lock when its holder dies (even
+    kill -9), so a dead sync never holds its tenant."""
+    folder = Path(instance.root_directory) / "sync-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(tenant_id.encode()).hexdigest()[:32]  # any tenant id makes a file name
+    with (folder / f"{name}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncAlreadyRunning(f"a sync of {tenant_id} is already running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_sync_locked(
+    defs: Definitions,
+    instance: DagsterInstance,
+    tenant: TenantInfo,
+    trigger: str,
+    on_event: Callable[[EventLogEntry], None] | None,
+) -> SyncOutcome:
     if tenant.id not in instance.get_dynamic_partitions(tenant_partitions.name):
         instance.add_dynamic_partitions(tenant_partitions.name, [tenant.id])
-    running = instance.get_run_records(RunsFilter(tags={"tenant": tenant.id}, statuses=ACTIVE), limit=1)
-    if running:
-        raise SyncAlreadyRunning(
-            f"a sync of {tenant.id} is already running (run {running[0].dagster_run.run_id})"
-        )
+    for record in instance.get_run_records(RunsFilter(tags={"tenant": tenant.id}, statuses=ACTIVE)):
+        run = record.dagster_run
+        if run.tags.get(IN_PROCESS_TAG) == socket.gethostname():
+            # Started here by a sync that no longer holds the tenant's lock: its process died.
+            instance.report_run_failed(run, "the process running this sync is gone (killed or crashed)")
+            continue
+        raise SyncAlreadyRunning(f"a sync of {tenant.id} is already running (run {run.run_id})")
     job = defs.resolve_job_def(SYNC_JOB)
     run_id = str(uuid.uuid4())  # known before the run starts, to listen to it
     if on_event is not None:
@@ -70,7 +115,7 @@ def run_sync(
         run_id=run_id,
         run_config=_SILENT_CONSOLE if on_event is not None else None,
         partition_key=partition_key(tenant.id, tenant.tier),
-        tags=sync_tags(tenant.id, tenant.tier, trigger),
+        tags={**sync_tags(tenant.id, tenant.tier, trigger), IN_PROCESS_TAG: socket.gethostname()},
         asset_selection=sync_selection(tenant.marketplaces),
         raise_on_error=False,
     )
@@ -92,7 +137,14 @@ def run_sync(
             or "the run failed"
         )
     # No daemon watches in-process runs: record the outcome here (the sensors do it for the rest).
-    record_run(instance, result.run_id, _app_database_url(defs))
+    try:
+        record_run(instance, result.run_id, _app_database_url(defs))
+    except SQLAlchemyError as exc:
+        # The app database went away during the sync (a restart): the run's outcome stands in
+        # Dagster; the caller gets it, not a traceback. The API's history misses this one run.
+        log.warning("sync %s not recorded in the app database: %s", result.run_id, type(exc).__name__)
+        if error is None and not result.success:
+            error = "the run failed"
     return SyncOutcome(result.run_id, result.success, error)
 
 

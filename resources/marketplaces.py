@@ -16,6 +16,7 @@ class MarketplaceApis(ConfigurableResource):
     wb_common_url: str
     ozon_url: str
     time_scale: float = 1.0
+    read_timeout_seconds: float = 60.0
 
     def wb_urls(self) -> WbUrls:
         return WbUrls(
@@ -27,7 +28,7 @@ class MarketplaceApis(ConfigurableResource):
         )
 
     def policy(self, calls: CallLog | None = None) -> HttpPolicy:
-        return HttpPolicy(time_scale=self.time_scale, calls=calls)
+        return HttpPolicy(time_scale=self.time_scale, read_timeout=self.read_timeout_seconds, calls=calls)
 
     def as_urls(self) -> dict[str, str]:
         return {

@@ -39,6 +39,7 @@ class StripeBilling(ConfigurableResource):
     api_url: str = "https://api.stripe.com"
     # The secret key; empty means billing is not configured (the API says so, nothing crashes).
     secret_key: str = Field("", repr=False)
+    timeout_seconds: float = TIMEOUT_SECONDS
 
     _client: stripe.StripeClient | None = PrivateAttr(default=None)
 
@@ -55,7 +56,7 @@ class StripeBilling(ConfigurableResource):
                 self.secret_key,
                 base_addresses={"api": self.api_url},
                 max_network_retries=NETWORK_RETRIES,
-                http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+                http_client=stripe.RequestsClient(timeout=self.timeout_seconds),
             )
         return self._client
 
@@ -168,4 +169,8 @@ class StripeBilling(ConfigurableResource):
 
 
 def billing_from_settings(settings: Any) -> StripeBilling:
-    return StripeBilling(api_url=settings.stripe_api_url, secret_key=settings.stripe_secret_key)
+    return StripeBilling(
+        api_url=settings.stripe_api_url,
+        secret_key=settings.stripe_secret_key,
+        timeout_seconds=settings.stripe_timeout_seconds,
+    )

@@ -119,7 +119,12 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
 async def control_scenario(request: web.Request) -> web.Response:
     try:
         scenario = parse_scenario(await request.read())
-        request.app[STATE_KEY].load(scenario)
+        state = request.app[STATE_KEY]
+        # `?keep=sheets`: the marketplaces change (a restock) while the published sheets stay.
+        sheets = state.extras.get("sheets") if request.query.get("keep") == "sheets" else None
+        state.load(scenario)
+        if sheets is not None:
+            state.extras["sheets"] = sheets
     except (ScenarioError, ValueError) as exc:
         return json_response({"error": "invalid_scenario", "message": str(exc)}, 400)
     return json_response({"sellers": len(scenario["sellers"])})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -33,12 +34,34 @@ log = logging.getLogger("stock_tracker.api")
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 limited = [Depends(limit_auth_by_ip)]
 
+# OpenAPI links (the document's own map of what follows what): a new account signs in with the
+# email and password it was made with, and any token pair refreshes with its refresh token. Clients
+# and stateful fuzzers (Schemathesis) follow them: register → login → refresh → use.
+_REFRESH_LINK = {
+    "operationId": "refresh_api_v1_auth_refresh_post",
+    "requestBody": {"refresh_token": "$response.body#/refresh_token"},
+    "description": "A new token pair for this pair's refresh token.",
+}
+_ME_LINK = {
+    "operationId": "me_api_v1_auth_me_get",
+    "description": "Who is signed in, with `Authorization: Bearer <access_token>` of this pair.",
+}
+TOKEN_LINKS: dict[str, Any] = {"Refresh": _REFRESH_LINK, "Me": _ME_LINK}
+REGISTER_LINKS: dict[str, Any] = {
+    "Login": {
+        "operationId": "login_api_v1_auth_login_post",
+        "requestBody": {"email": "$request.body#/email", "password": "$request.body#/password"},
+        "description": "Sign in with the email and password the account was made with.",
+    },
+    **TOKEN_LINKS,
+}
+
 
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     dependencies=limited,
-    responses=responses(400, 409, 422, 429),
+    responses={201: {"links": REGISTER_LINKS}, **responses(400, 409, 422, 429)},
 )
 def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """A new seller account (tenant) with you as its owner, on a 14-day trial of the starter tier.
@@ -63,7 +86,7 @@ def register(body: RegisterRequest, session: SessionDep, settings: SettingsDep) 
 @router.post(
     "/login",
     dependencies=limited,
-    responses=responses(400, 401, 422, 429),
+    responses={200: {"links": TOKEN_LINKS}, **responses(400, 401, 422, 429)},
     openapi_extra={"requestBody": openapi_request_body()},
 )
 def login(body: LoginBody, session: SessionDep, settings: SettingsDep, limits: LimitsDep) -> TokenPair:
@@ -81,7 +104,9 @@ def login(body: LoginBody, session: SessionDep, settings: SettingsDep, limits: L
     return _sign_in(session, settings, user)
 
 
-@router.post("/refresh", dependencies=limited, responses=responses(400, 401, 422, 429))
+@router.post(
+    "/refresh", dependencies=limited, responses={200: {"links": TOKEN_LINKS}, **responses(400, 401, 422, 429)}
+)
 def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """A new token pair for a refresh token, which is spent. Presenting a spent one again ends the
     whole sign-in: every token it produced stops working."""

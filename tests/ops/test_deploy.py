@@ -198,3 +198,26 @@ def test_the_schema_check_catches_a_wrong_value() -> None:
         "dagsterWebserver.replicaCount",
         "dagsterWebserver.resources.requests",
     } <= paths
+
+
+# --- Prometheus ------------------------------------------------------------------------------
+
+
+def test_prometheus_scrapes_the_api_with_the_production_metrics_token() -> None:
+    """In production /metrics answers only `Bearer <STOCK_TRACKER_METRICS_TOKEN>`: the shipped scrape
+    job sends it from a file, and compose mounts that file from the same .env value the API reads."""
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "stock-tracker-api")
+    assert job["authorization"]["type"] == "Bearer"
+    token_file = job["authorization"]["credentials_file"]
+    assert "credentials" not in job["authorization"], "the token itself never sits in the config"
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    assert "metrics_token" in compose["services"]["prometheus"]["secrets"]
+    assert token_file == "/run/secrets/metrics_token"  # where compose mounts a service's secret
+    assert compose["secrets"]["metrics_token"] == {"environment": "STOCK_TRACKER_METRICS_TOKEN"}
+    # The API reads the same variable from .env (env_file), and production mode is on.
+    assert compose["services"]["api"]["environment"]["STOCK_TRACKER_ENVIRONMENT"] == "production"
+    assert "../.env" in compose["services"]["api"]["env_file"]
+    assert re.search(r"^STOCK_TRACKER_METRICS_TOKEN=", (REPO / ".env.example").read_text(), re.MULTILINE)
+    secrets = yaml.safe_load_all((DEPLOY / "k8s" / "secrets.example.yaml").read_text())
+    assert any("STOCK_TRACKER_METRICS_TOKEN" in (doc or {}).get("stringData", {}) for doc in secrets)

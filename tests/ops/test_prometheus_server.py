@@ -1,6 +1,10 @@
 """A real Prometheus server scrapes the running API and evaluates the shipped alert rules: the
 app-database alert is inactive while PostgreSQL answers and fires once the API cannot reach it.
 
+The API runs in production mode, so /metrics answers only its bearer token: Prometheus scrapes it
+with the shipped job's `authorization` (deploy/prometheus/prometheus.yml), the token in a file as
+compose mounts it; a copy of the job without the token is refused (its target is down).
+
 Only the wait is shortened: scrape and evaluation every second, and the rule's `for` cut to a few
 seconds; the expression, labels and annotations are the shipped ones.
 """
@@ -28,7 +32,10 @@ from tests.ops.tools import tool
 from warehouse.app_db import engine_for, migrate
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules" / "stock-tracker.yml"
+SHIPPED = RULES.parents[1] / "prometheus.yml"
+METRICS_TOKEN = "metrics-" + "t" * 40
 ALERT = "StockTrackerAppDatabaseDown"
+API_JOB = "stock-tracker-api"
 WAIT_SECONDS = 60
 
 
@@ -43,6 +50,8 @@ def api_url(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     migrate(pg_url)
     settings = Settings(
+        environment="production",
+        metrics_token=METRICS_TOKEN,
         home=tmp_path,
         app_database_url=pg_url,
         warehouse_url=f"duckdb:///{tmp_path}/warehouse/{{tenant}}.duckdb",
@@ -73,15 +82,20 @@ def prometheus(api_url: str, tmp_path: Path) -> Iterator[str]:
     rule = next(r for g in shipped["groups"] for r in g["rules"] if r.get("alert") == ALERT)
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump({"groups": [{"name": "under-test", "rules": [{**rule, "for": "3s"}]}]}))
+    # The shipped API job as it is, pointed at this API and at a token file written here.
+    job = next(j for j in yaml.safe_load(SHIPPED.read_text())["scrape_configs"] if j["job_name"] == API_JOB)
+    token_file = tmp_path / "metrics_token"
+    token_file.write_text(METRICS_TOKEN + "\n")  # as an .env value mounted by compose may end
+    job["authorization"]["credentials_file"] = str(token_file)
+    job["static_configs"] = [{"targets": [api_url]}]
+    no_token = {k: v for k, v in job.items() if k != "authorization"} | {"job_name": "no-token"}
     config = tmp_path / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
             {
                 "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                 "rule_files": [str(rules)],
-                "scrape_configs": [
-                    {"job_name": "stock-tracker-api", "static_configs": [{"targets": [api_url]}]}
-                ],
+                "scrape_configs": [job, no_token],
             }
         )
     )
@@ -141,6 +155,9 @@ def test_database_alert_goes_from_inactive_to_firing(prometheus: str, pg_url: st
         lambda: _query(prometheus, f'count(ALERTS{{alertname="{ALERT}"}}) or vector(0)'), "a rule evaluation"
     )
     assert alert_state(prometheus) == "inactive"
+    # Only the scrape with the token got in.
+    _wait(lambda: _query(prometheus, 'up{job="no-token"} == 0'), "the scrape without the token refused")
+    assert _query(prometheus, f'up{{job="{API_JOB}"}} == 1')
 
     # PostgreSQL stops accepting the API's connections.
     name = pg_url.rsplit("/", 1)[1]
