@@ -263,7 +263,12 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
         loader.load()
         log = requests.get(server.control_url + "/requests", timeout=5).json()
     assert not [e for e in log if e["status"] == 429]
-    per_endpoint = Counter(e["path"] for e in log)
+    # The supply guard's warehouse_remains report: one task, polled until done, downloaded once.
+    remains = Counter(
+        e["path"].split("/tasks/")[-1].split("/")[-1] for e in log if "warehouse_remains" in e["path"]
+    )
+    assert remains["warehouse_remains"] == 1 and remains["download"] == 1
+    per_endpoint = Counter(e["path"] for e in log if "warehouse_remains" not in e["path"])
     in_window = len(seller["orders"])  # the scenario's 30 days all fall in the 30-day window
     assert per_endpoint == {
         "/ping": 4,
