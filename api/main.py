@@ -22,7 +22,18 @@ from api.metrics import ApiMetrics, metrics_allowed
 from api.middleware import RequestContextMiddleware
 from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
-from api.routes import API_PREFIX, auth, billing, credentials, health, products, sync, tenants, webhooks
+from api.routes import (
+    API_PREFIX,
+    auth,
+    billing,
+    credentials,
+    health,
+    products,
+    supply_plan,
+    sync,
+    tenants,
+    webhooks,
+)
 from api.security import warm_up
 from resources.sentry import init_sentry
 from resources.stripe_billing import billing_from_settings
@@ -79,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenants.router,
         credentials.router,
         products.router,
+        supply_plan.router,
         sync.router,
         sync.alias_router,
         health.router,

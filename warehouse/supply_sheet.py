@@ -116,7 +116,8 @@ def build_plan_grid(plan: pl.DataFrame, *, locale: str, low_stock_days: int, win
         pl.col("daily_rate"),
         pl.when(source == "ozon_ads_28d")
         .then(pl.lit(words["ads"]))
-        .otherwise(pl.lit(words["orders"].format(n=window_days))),
+        .otherwise(pl.lit(words["orders"].format(n=window_days)))
+        .alias("source"),
         pl.col("available"),
         pl.col("in_transit"),
         pl.col("requested"),
@@ -127,7 +128,7 @@ def build_plan_grid(plan: pl.DataFrame, *, locale: str, low_stock_days: int, win
         pl.col("units_to_ship"),
         pl.col("box_multiple"),
         pl.col("urgency").replace_strict({k: words[k] for k in ("overdue", "urgent", "planned", "ok")}),
-        pl.when(pl.col("in_doubt")).then(pl.lit(words["doubt"])).otherwise(pl.lit("")),
+        pl.when(pl.col("in_doubt")).then(pl.lit(words["doubt"])).otherwise(pl.lit("")).alias("data"),
     )
     return PlanGrid(
         marketplace="supply_plan",
