@@ -469,7 +469,7 @@ def test_bad_settings_are_refused_and_nothing_is_stored(world: World, body: dict
     headers = world.auth["Plan Shop"]
     answer = world.client.put("/api/v1/supply-plan/settings", json=body, headers=headers)
     assert answer.status_code == 422, answer.text
-    assert answer.json()["code"]
+    assert answer.json()["error"]["code"] == "validation_error"
     assert world.client.get("/api/v1/supply-plan/settings", headers=headers).json()["target_cover_days"] == 30
 
 
