@@ -27,6 +27,8 @@ from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from warehouse import counters
 from warehouse.app_db import session_factory
+from warehouse.plan_products import first_products
+from warehouse.plans import PLANS
 from warehouse.supply_guard import check_identities, record_findings
 from warehouse.supply_mart import read_supply_inputs, rebuild_cluster_model
 from warehouse.supply_plan import build_inputs, compute_plan, tenant_today
@@ -118,6 +120,8 @@ def supply_plan(
     with warehouse.mart(tenant.id) as mart:
         rebuild_cluster_model(mart)
         metrics, clusters, doubtful, window_days = read_supply_inputs(*mart.supply_readers())
+    # The sync loaded everything; like the stock sheet, the plan covers the plan tier's first N products.
+    metrics, left_out = first_products(metrics, PLANS[target.tier].products)
     with session_factory(tenants.app_database_url)() as session:
         settings = load_settings(session, tenant.id)
     today = tenant_today(tenant.timezone, target.snapshot_at)
@@ -134,6 +138,7 @@ def supply_plan(
             "units_to_ship": int(plan["units_to_ship"].sum() or 0),
             **{f"urgency:{k}": int(by_urgency.get(k, 0)) for k in ("overdue", "urgent", "planned", "ok")},
             "in_doubt_rows": int(plan["in_doubt"].sum() or 0),
+            "left_out_by_plan": left_out,
         },
     )
 

@@ -28,7 +28,8 @@ Sorted by urgency, then last day to ship, then units (most first).
 For the Telegram bot (`/plan`, the report's "ship first" block) and any other reader — call these
 with a `StockReader` (warehouse/stock_reads.py) of the tenant and its settings
 (`warehouse.supply_settings.load_settings(session, tenant_id)`):
-* `tenant_plan(reader, settings, today)` → `pl.DataFrame` of the plan (`PLAN_COLUMNS`);
+* `tenant_plan(reader, settings, today, PLANS[tier].products)` → `pl.DataFrame` of the plan
+  (`PLAN_COLUMNS`);
 * `plan_rows(plan)` → list of dicts (JSON-ready: dates as ISO strings);
 * `urgent_rows(plan)` → the rows to ship first (`overdue` + `urgent`), most urgent first;
 * `warehouse.supply_guard.guard_findings(reader)` → the broken identities of the last sync.
@@ -43,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from warehouse.plan_products import first_products
 from warehouse.supply_settings import SupplySettings
 from warehouse.warehouse_groups import FBS_SUFFIX, WB_AGGREGATE_NAMES, WB_POOLED_GROUP
 
@@ -307,7 +309,12 @@ def urgent_rows(plan: pl.DataFrame) -> list[dict[str, Any]]:
     return plan_rows(plan.filter(pl.col("urgency").is_in(["overdue", "urgent"])))
 
 
-def tenant_plan(reader: Any, settings: SupplySettings, today: date) -> pl.DataFrame:
-    """The plan of the tenant `reader` (a StockReader) reads, from its current stock model."""
+def tenant_plan(
+    reader: Any, settings: SupplySettings, today: date, product_limit: int | None = None
+) -> pl.DataFrame:
+    """The plan of the tenant `reader` (a StockReader) reads, from its current stock model;
+    `product_limit`: the plan tier's first N products only (`PLANS[tier].products`), as the sheet."""
     metrics, clusters, doubtful, window_days = reader.supply_inputs()
+    if product_limit is not None:
+        metrics, _ = first_products(metrics, product_limit)
     return compute_plan(build_inputs(metrics, clusters, window_days, doubtful), settings, today)

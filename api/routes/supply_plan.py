@@ -13,6 +13,7 @@ from api.errors import responses
 from api.models import NO_CONTROL, Marketplace
 from api.routes import API_PREFIX
 from api.routes.products import stock_of
+from warehouse.plans import PLANS
 from warehouse.supply_guard import guard_findings
 from warehouse.supply_plan import (
     PLAN_COLUMNS,
@@ -93,7 +94,7 @@ def read_plan(
     plan_settings = load_settings(session, principal.tenant_id)
     today = tenant_today(principal.tenant.timezone)
     with stock_of(settings, principal.tenant_id) as reader:
-        plan = tenant_plan(reader, plan_settings, today)
+        plan = tenant_plan(reader, plan_settings, today, PLANS[principal.tenant.tier].products)
         findings = guard_findings(reader)
     plan = filter_plan(plan, marketplace, destination, urgency)
     wants_csv = file_format == "csv" or (
