@@ -50,8 +50,6 @@ from warehouse.warehouse_groups import FBS_SUFFIX, WB_AGGREGATE_NAMES, WB_POOLED
 
 URGENT_DAYS = 7  # "ship this week": the report's ship-first block and the `urgent` filter
 URGENCY_ORDER = ("overdue", "urgent", "planned", "ok")
-# Urgency, then the last day to ship, then units (most first), then stable by product.
-_SORT = ("_rank", "last_day_to_ship", "units_to_ship", "marketplace", "article", "product_id", "destination")
 OZON_ADS = "ozon_ads_28d"
 PSEUDO_WAREHOUSES = frozenset(
     {"В пути до получателей", "В пути возвраты на склад WB", "Всего находится на складах", "Остальные"}
@@ -111,7 +109,7 @@ def build_inputs(
     `mart.ozon_cluster_stock`); `doubtful`: marketplace, product_id pairs the guard flagged."""
     if metrics.is_empty():
         return pl.DataFrame(schema=INPUT_SCHEMA)
-    rows = metrics.filter(
+    rows = metrics.lazy().filter(
         (pl.col("warehouse_kind") != "TRANSIT")
         & (pl.col("warehouse_name") != "")
         & ~pl.col("warehouse_name").is_in(list(PSEUDO_WAREHOUSES))
@@ -119,7 +117,7 @@ def build_inputs(
     fbs = pl.col("warehouse_kind") == "FBS"
     # WB pools its own warehouses as soon as any WB-warehouse row carries an aggregate name.
     wb_pooled = (
-        rows.filter(
+        metrics.filter(
             (pl.col("marketplace") == "wildberries")
             & ~fbs
             & pl.col("warehouse_name").is_in(list(WB_AGGREGATE_NAMES))
@@ -127,9 +125,9 @@ def build_inputs(
         > 0
     )
     cluster_of = (
-        clusters.group_by("warehouse_name").agg(pl.col("cluster_name").drop_nulls().first())
+        clusters.lazy().group_by("warehouse_name").agg(pl.col("cluster_name").drop_nulls().first())
         if not clusters.is_empty()
-        else pl.DataFrame(schema={"warehouse_name": pl.String, "cluster_name": pl.String})
+        else pl.LazyFrame(schema={"warehouse_name": pl.String, "cluster_name": pl.String})
     )
     rows = rows.join(cluster_of, on="warehouse_name", how="left").with_columns(
         pl.when(fbs)
@@ -140,16 +138,26 @@ def build_inputs(
         .alias("destination"),
         fbs.alias("fbs"),
     )
-    grouped = rows.group_by("marketplace", "product_id", "destination").agg(
-        pl.col("article").drop_nulls().first(),
-        pl.col("title").drop_nulls().first(),
-        pl.col("fbs").first(),
-        pl.col("stock").sum().cast(pl.Int64).alias("available"),
-        pl.col("orders").sum().cast(pl.Int64).alias("orders"),
+    # Names per product once, joined back: carrying them through the destination grouping costs
+    # more than the sums themselves.
+    names = (
+        metrics.lazy()
+        .group_by("marketplace", "product_id")
+        .agg(pl.col("article").drop_nulls().first(), pl.col("title").drop_nulls().first())
+    )
+    grouped = (
+        rows.group_by("marketplace", "product_id", "destination")
+        .agg(
+            pl.col("fbs").first(),
+            pl.col("stock").sum().cast(pl.Int64).alias("available"),
+            pl.col("orders").sum().cast(pl.Int64).alias("orders"),
+        )
+        .join(names, on=["marketplace", "product_id"], how="left")
     )
     if not clusters.is_empty():
         per_cluster = (
-            clusters.filter(pl.col("cluster_name").is_not_null())
+            clusters.lazy()
+            .filter(pl.col("cluster_name").is_not_null())
             .group_by("product_id", "cluster_name")
             .agg(
                 pl.col("in_transit").sum().cast(pl.Int64),
@@ -183,8 +191,10 @@ def build_inputs(
         inputs = inputs.join(flagged, on=["marketplace", "product_id"], how="left")
     else:
         inputs = inputs.with_columns(pl.lit(None, pl.Boolean).alias("in_doubt"))
-    return inputs.with_columns(pl.col("in_doubt").fill_null(False)).select(
-        [pl.col(name).cast(kind) for name, kind in INPUT_SCHEMA.items()]
+    return (
+        inputs.with_columns(pl.col("in_doubt").fill_null(False))
+        .select([pl.col(name).cast(kind) for name, kind in INPUT_SCHEMA.items()])
+        .collect()
     )
 
 
@@ -261,25 +271,25 @@ def compute_plan(inputs: pl.DataFrame, settings: SupplySettings, today: date) ->
             .alias("urgency"),
             pl.col("daily_rate").round(2),
         )
-        .with_columns(
-            pl.col("urgency").replace_strict(URGENCY_ORDER, range(len(URGENCY_ORDER))).alias("_rank")
-        )
-        .sort(
-            [
-                "_rank",
-                "last_day_to_ship",
-                "units_to_ship",
-                "marketplace",
-                "article",
-                "product_id",
-                "destination",
-            ],
-            descending=[False, False, True, False, False, False, False],
-            nulls_last=True,
-        )
-        .select(PLAN_COLUMNS)
+        .with_columns(_urgency_key().alias("_key"))
+        .select(*PLAN_COLUMNS, "_key")
     )
-    return plan.collect()
+    # One integer key (urgency, last day) then units: a multi-column sort over strings and nullable
+    # dates costs ~10× more. Single-threaded: on a busy worker, threads only contend.
+    found = plan.collect()
+    return found.sort(
+        ["_key", "units_to_ship", "product_id", "destination"],
+        descending=[False, True, False, False],
+        multithreaded=False,
+    ).drop("_key")
+
+
+def _urgency_key() -> pl.Expr:
+    """urgency rank × 10⁷ + the last day to ship in days (offset so past days stay positive; no
+    date sorts last within its urgency)."""
+    rank = pl.col("urgency").replace_strict(URGENCY_ORDER, range(len(URGENCY_ORDER)), return_dtype=pl.Int64)
+    day = pl.col("last_day_to_ship").cast(pl.Int64).fill_null(4_000_000) + 5_000_000
+    return rank * 10_000_000 + day
 
 
 def filter_plan(
