@@ -48,6 +48,7 @@ from warehouse.plan_products import first_products
 from warehouse.supply_settings import SupplySettings
 from warehouse.warehouse_groups import FBS_SUFFIX, WB_AGGREGATE_NAMES, WB_POOLED_GROUP
 
+MAX_DAYS = 36_500
 URGENT_DAYS = 7  # "ship this week": the report's ship-first block and the `urgent` filter
 URGENCY_ORDER = ("overdue", "urgent", "planned", "ok")
 OZON_ADS = "ozon_ads_28d"
@@ -257,7 +258,10 @@ def compute_plan(inputs: pl.DataFrame, settings: SupplySettings, today: date) ->
         )
         .with_columns(
             pl.col("_cover").round(1).alias("days_of_cover"),
-            (today_lit + pl.duration(days=pl.col("_cover").floor().cast(pl.Int64))).alias("runs_out_on"),
+            # Capped at a century: a trickle of sales against a big stock must still give a date.
+            (today_lit + pl.duration(days=pl.col("_cover").floor().clip(0, MAX_DAYS).cast(pl.Int64))).alias(
+                "runs_out_on"
+            ),
         )
         .with_columns((pl.col("runs_out_on") - pl.duration(days=lead)).alias("last_day_to_ship"))
         .with_columns(

@@ -45,14 +45,14 @@ class DestinationLeadTime(BaseModel):
 class BoxMultiple(BaseModel):
     model_config = ConfigDict(extra="forbid")
     marketplace: Marketplace
-    product_id: Annotated[int, Field(ge=1)]
+    product_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
     multiple: Annotated[int, Field(ge=1, le=100_000)]
 
 
 class ProductRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     marketplace: Marketplace
-    product_id: Annotated[int, Field(ge=1)]
+    product_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class SupplySettings(BaseModel):
