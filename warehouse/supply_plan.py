@@ -187,7 +187,10 @@ def build_inputs(
     )
     if doubtful is not None and not doubtful.is_empty():
         flagged = (
-            doubtful.select("marketplace", "product_id").unique().with_columns(pl.lit(True).alias("in_doubt"))
+            doubtful.lazy()
+            .select("marketplace", "product_id")
+            .unique()
+            .with_columns(pl.lit(True).alias("in_doubt"))
         )
         inputs = inputs.join(flagged, on=["marketplace", "product_id"], how="left")
     else:

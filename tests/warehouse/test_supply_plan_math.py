@@ -154,3 +154,15 @@ def compute_plan_frame(metrics: list[tuple[Any, ...]]) -> pl.DataFrame:
         pl.DataFrame(metrics, schema=METRIC_COLUMNS, orient="row"), pl.DataFrame(schema=CLUSTER_SCHEMA), 7
     )
     return compute_plan(inputs, SupplySettings(), TODAY)
+
+
+def test_products_the_guard_flags_are_marked_in_doubt() -> None:
+    metrics = pl.DataFrame(
+        [("ozon", 5, "O", "t", "W", "FBO", 3, 7), ("ozon", 6, "P", "t", "W", "FBO", 3, 7)],
+        schema=METRIC_COLUMNS,
+        orient="row",
+    )
+    doubtful = pl.DataFrame({"marketplace": ["ozon"], "product_id": [6]})
+    inputs = build_inputs(metrics, pl.DataFrame(schema=CLUSTER_SCHEMA), 7, doubtful)
+    plan = compute_plan(inputs, SupplySettings(), TODAY)
+    assert dict(zip(plan["product_id"], plan["in_doubt"], strict=True)) == {5: False, 6: True}
