@@ -121,7 +121,7 @@ def read_settings(principal: CurrentUser, session: TenantSessionDep) -> SupplySe
     return load_settings(session, principal.tenant_id)
 
 
-@router.put("/settings", responses=responses(401, 403, 422, 429))
+@router.put("/settings", responses=responses(400, 401, 403, 422, 429))
 def write_settings(
     body: Annotated[SupplySettings, Body()], principal: EditorUser, session: TenantSessionDep
 ) -> SupplySettings:
