@@ -231,7 +231,7 @@ SHOPS = {"Plan Shop": "plan-shop", "Pooled Shop": "pooled-shop"}
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     raw = {
         "version": 1,
         "clock": CLOCK.isoformat(),
@@ -252,10 +252,11 @@ def world(tmp_path: Path) -> Iterator[World]:
     }
     scenario = parse_scenario(orjson.dumps(raw))
     key = Fernet.generate_key().decode()
-    app_url, warehouse_url = (
-        f"sqlite:///{tmp_path}/app.db",
-        f"duckdb:///{tmp_path}/warehouse/{{tenant}}.duckdb",
-    )
+    if getattr(request, "param", "embedded") == "postgres":
+        app_url = warehouse_url = request.getfixturevalue("pg_url")
+    else:
+        app_url = f"sqlite:///{tmp_path}/app.db"
+        warehouse_url = f"duckdb:///{tmp_path}/warehouse/{{tenant}}.duckdb"
     with pytest.MonkeyPatch.context() as patch, SandboxServer(scenario, time_scale=1000) as server:
         patch.setenv("STOCK_TRACKER_ENCRYPTION_KEYS", key)
         settings = Settings(
@@ -348,6 +349,7 @@ POOLED_SHOP = [
 ]
 
 
+@pytest.mark.parametrize("world", ["embedded", "postgres"], indirect=True)
 def test_the_plan_is_exact_on_both_marketplaces_and_both_wb_modes(world: World) -> None:
     for shop in SHOPS:
         world.sync(shop)
@@ -546,3 +548,19 @@ def test_plan_dates_follow_the_tenant_day(world: World) -> None:
     """A sanity anchor for the date arithmetic above: the API's `as_of` is the tenant's today."""
     world.sync("Pooled Shop")
     assert world.plan("Pooled Shop")["as_of"] == datetime.now(UTC).astimezone(MSK).date().isoformat()
+
+
+@pytest.mark.parametrize("world", ["postgres"], indirect=True)
+def test_the_guard_on_postgresql(world: World) -> None:
+    """The same checks against the shared PostgreSQL warehouse (row-level security on the mart)."""
+    world.sync("Plan Shop")
+    assert world.plan("Plan Shop")["data_in_doubt"] == []
+    world.control(broken_identities=["wb_report_vs_remains", "ozon_clusters_vs_totals"])
+    outcome = world.sync("Plan Shop")
+    assert _guard_check(world, outcome) == (False, "WARN")
+    found = {(f["marketplace"], f["identity"]) for f in world.plan("Plan Shop")["data_in_doubt"]}
+    assert found == {("wildberries", "wb_report_vs_remains"), ("ozon", "ozon_clusters_vs_totals")}
+    assert _breaks(world) == {
+        ("wildberries", "wb_report_vs_remains"): 1.0,
+        ("ozon", "ozon_clusters_vs_totals"): 1.0,
+    }
