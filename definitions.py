@@ -14,6 +14,7 @@ from assets.schedules import SCHEDULES
 from assets.sensors import tenant_partitions_sensor
 from assets.sheet import SheetFiles, sheet_files, sheet_layout, sheet_publication
 from assets.stock import orders_window, stock_metrics, stock_snapshot
+from assets.supply import supply_guard, supply_plan, supply_plan_publication
 from assets.webhooks import outgoing_webhooks
 from resources.marketplaces import MarketplaceApis
 from resources.sentry import init_sentry
@@ -40,9 +41,12 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
             stock_snapshot,
             orders_window,
             stock_metrics,
+            supply_guard,
             sheet_layout,
+            supply_plan,
             sheet_files,
             sheet_publication,
+            supply_plan_publication,
         ],
         jobs=[build_sync_job(retry_delay_seconds)],
         schedules=SCHEDULES,

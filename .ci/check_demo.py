@@ -36,8 +36,12 @@ def check_seller(folder: Path, marketplaces: tuple[str, ...], since: float) -> l
     problems = problems_of(xlsx, since)
     if not problems:
         sheets = load_workbook(xlsx, read_only=True).sheetnames
-        if len(sheets) != len(marketplaces):
-            problems.append(f"{xlsx}: worksheets {sheets}, expected one per marketplace {list(marketplaces)}")
+        # One worksheet per marketplace, then the supply plan's.
+        if len(sheets) != len(marketplaces) + 1 or sheets[-1] != "План поставок":
+            problems.append(
+                f"{xlsx}: worksheets {sheets}, expected one per marketplace {list(marketplaces)} "
+                "and «План поставок»"
+            )
     for marketplace in marketplaces:
         path = folder / f"{marketplace}.csv"
         found = problems_of(path, since)

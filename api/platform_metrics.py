@@ -53,7 +53,18 @@ def _syncs(session: Session, now: datetime) -> Iterable[Metric]:
         h = totals.durations[tier]
         buckets = [(_bound(b), n) for b, n in zip(DURATION_BUCKETS, h.buckets, strict=True)]
         duration.add_metric([tier], [*buckets, ("+Inf", h.count)], h.total_seconds)
-    return [syncs, duration, *_marketplaces(totals), *_sheet_totals(totals)]
+    return [syncs, duration, *_marketplaces(totals), *_sheet_totals(totals), _guard_breaks(totals)]
+
+
+def _guard_breaks(totals: stats.Totals) -> Metric:
+    breaks = CounterMetricFamily(
+        "stock_tracker_supply_guard_breaks",
+        "Syncs in which a marketplace's own numbers broke a supply-guard identity, by identity.",
+        labels=["marketplace", "identity"],
+    )
+    for (marketplace, identity), value in sorted(totals.guard_breaks.items()):
+        breaks.add_metric([marketplace, identity], value)
+    return breaks
 
 
 def _bound(value: float) -> str:

@@ -13,9 +13,12 @@ MODEL_KEYS = [
     AssetKey("stock_snapshot"),
     AssetKey("orders_window"),
     AssetKey("stock_metrics"),
+    AssetKey("supply_guard"),
     AssetKey("sheet_layout"),
+    AssetKey("supply_plan"),
     AssetKey("sheet_files"),
     AssetKey("sheet_publication"),
+    AssetKey("supply_plan_publication"),
 ]
 
 

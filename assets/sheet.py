@@ -119,11 +119,15 @@ def sheet_layout(
     output_required=False,
     group_name="sheet",
     kinds={"xlsx", "csv"},
-    description="The same grid as files: `<seller>/stock.xlsx` (a worksheet per marketplace) and "
-    "`<seller>/<marketplace>.csv`.",
+    description="The same grid as files: `<seller>/stock.xlsx` (a worksheet per marketplace, then "
+    "`План поставок`) and `<seller>/<marketplace>.csv`.",
 )
 def sheet_files(
-    context: AssetExecutionContext, sheet_layout: list[SheetGrid], tenants: TenantDirectory, files: SheetFiles
+    context: AssetExecutionContext,
+    sheet_layout: list[SheetGrid],
+    supply_plan: SheetGrid,
+    tenants: TenantDirectory,
+    files: SheetFiles,
 ) -> Iterator[Any]:
     target = resolve(context, tenants)
     if target is None:
@@ -134,7 +138,8 @@ def sheet_files(
         return
     folder = files.folder(target.tenant.name)
     folder.mkdir(parents=True, exist_ok=True)
-    write_xlsx(grids, folder / "stock.xlsx")
+    # The supply plan is one more worksheet of the workbook (it has no CSV of its own).
+    write_xlsx(grids + ([supply_plan] if supply_plan.rows else []), folder / "stock.xlsx")
     for grid in grids:
         write_csv(grid, folder / f"{grid.marketplace}.csv")
     yield MaterializeResult(metadata={"folder": str(folder), "worksheets": ", ".join(g.title for g in grids)})
@@ -168,7 +173,7 @@ def sheet_publication(
             allow_retries=False,
         )
     try:
-        result = sheets.publish(spreadsheet, grids, _last_digests(context))
+        result = sheets.publish(spreadsheet, grids, last_digests(context))
     except PublishError as exc:
         # The publisher already retried what can be retried (429, 5xx); a run-level retry would
         # only spend the shared write budget again.
@@ -187,7 +192,7 @@ def sheet_publication(
     )
 
 
-def _last_digests(context: AssetExecutionContext) -> dict[str, str]:
+def last_digests(context: AssetExecutionContext) -> dict[str, str]:
     """What the previous publish of this partition wrote (kept in its materialization metadata)."""
     records = context.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]), limit=1

@@ -114,6 +114,10 @@ class OzonStock(TypedDict):
     reserved: NotRequired[int]
     in_way_to_client: NotRequired[int]
     in_way_from_client: NotRequired[int]
+    # Supplies to this Ozon warehouse: units in supplies on their way (`transit_stock_count` adds
+    # them) and units in supply requests not yet shipped (`requested_stock_count`).
+    in_supply: NotRequired[int]
+    requested: NotRequired[int]
 
 
 class OzonOrder(TypedDict):

@@ -130,6 +130,9 @@ async def control_scenario(request: web.Request) -> web.Response:
     return json_response({"sellers": len(scenario["sellers"])})
 
 
+BREAKABLE_IDENTITIES = frozenset({"wb_remains_total", "wb_report_vs_remains", "ozon_clusters_vs_totals"})
+
+
 async def control_settings(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if request.method == "POST":
@@ -149,6 +152,16 @@ async def control_settings(request: web.Request) -> web.Response:
                     state.set_time_scale(float(value))
                 except (TypeError, ValueError) as exc:
                     return json_response({"error": "invalid_settings", "message": str(exc)}, 400)
+            elif key == "broken_identities" and (
+                not isinstance(value, list) or not set(value) <= BREAKABLE_IDENTITIES
+            ):
+                return json_response(
+                    {
+                        "error": "invalid_settings",
+                        "message": f"broken_identities is a list from {sorted(BREAKABLE_IDENTITIES)}",
+                    },
+                    400,
+                )
             else:
                 setattr(state.switches, key, value)
     return json_response(asdict(state.switches))

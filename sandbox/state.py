@@ -31,6 +31,9 @@ class Switches:
     sheets_reads_per_minute: int = 60
     sheets_writes_per_minute: int = 60
     time_scale: float = 1.0
+    # Identities the supply guard checks (warehouse/supply_guard.py) that the sandbox breaks on
+    # purpose: `wb_remains_total`, `wb_report_vs_remains`, `ozon_clusters_vs_totals`.
+    broken_identities: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -29,12 +29,13 @@ def test_demo_fits_one_screen_and_says_where_everything_is(tmp_path: Path) -> No
     assert len(lines) <= 40, "\n".join(lines)
     assert not [line for line in lines if " - dagster - " in line or "DEBUG" in line]
 
-    # A bar per tenant and stage, each complete (WB-only seller: 1 ingest step; WB + Ozon: 2).
+    # A bar per tenant and stage, each complete (WB-only seller: 1 ingest step; WB + Ozon: 2; the
+    # model with the supply guard, the sheet with the supply plan and its worksheet).
     bars = [line.split() for line in result.stderr.splitlines() if "━" in line]
     assert sorted((b[0], b[1], b[-2]) for b in bars) == sorted(
         (tenant, stage, done)
         for tenant, ingest in (("seller-1-severnyi-len", "1/1"), ("seller-2-urban-fox", "2/2"))
-        for stage, done in (("ingest", ingest), ("model", "3/3"), ("sheet", "3/3"))
+        for stage, done in (("ingest", ingest), ("model", "4/4"), ("sheet", "5/5"))
     )
 
     # The summary names the WB mode each seller is served in (one aggregated, one detailed).
@@ -57,7 +58,7 @@ def test_demo_fits_one_screen_and_says_where_everything_is(tmp_path: Path) -> No
     log = tmp_path / log_line.split(": ", 1)[1]
     assert log.parent == tmp_path / "home" / "logs" and re.fullmatch(r"demo-\d{8}-\d{6}\.log", log.name)
     events = log.read_text()
-    assert events.count("RUN_SUCCESS") == 2 and events.count("STEP_SUCCESS") == 15
+    assert events.count("RUN_SUCCESS") == 2 and events.count("STEP_SUCCESS") == 21
 
     # What to run next.
     assert "make dev" in result.stdout and "http://127.0.0.1:3000" in result.stdout

@@ -200,7 +200,9 @@ class Mart:
                 from warehouse.mart_isolation import LOCK_MART_SCHEMA
 
                 self._conn.execute(LOCK_MART_SCHEMA)
-            for statement in filter(str.strip, DDL.split(";")):
+            from warehouse.supply_mart import DDL as SUPPLY_DDL
+
+            for statement in filter(str.strip, (DDL + SUPPLY_DDL).split(";")):
                 self._sql(statement)
             if self.kind == "postgres":
                 from warehouse.mart_isolation import SECURE_MART
@@ -311,6 +313,22 @@ class Mart:
         return self.rows("select count(*) from mart.stock_metrics where tenant_id = $t", {"t": self.tenant})[
             0
         ][0]
+
+    def supply_readers(self) -> tuple[Any, str, Any]:
+        """(rows, tenant, has_table) for warehouse/supply_mart.py's readers (`:name` parameters)."""
+
+        def rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+            return self.rows(re.sub(r"(?<!:):(\w+)", r"$\1", sql), params)
+
+        def has_table(name: str) -> bool:
+            found = self.rows(
+                "select count(*) from information_schema.tables where table_schema = 'mart' "
+                "and table_name = $name",
+                {"name": name},
+            )
+            return bool(found[0][0])
+
+        return rows, self.tenant, has_table
 
     def _table_exists(self, table: str) -> bool:
         found = self.rows(

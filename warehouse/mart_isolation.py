@@ -20,7 +20,15 @@ from sqlalchemy import text
 
 from warehouse.tenant_scope import SETTING, TENANT_ROLE
 
-MART_TABLES = ("stock_snapshot", "products", "orders_window", "stock_metrics")
+MART_TABLES = (
+    "stock_snapshot",
+    "products",
+    "orders_window",
+    "stock_metrics",
+    "warehouse_clusters",
+    "ozon_cluster_stock",
+    "supply_guard",
+)
 # Taken first in the transaction that creates and secures the mart: concurrent syncs of
 # different tenants must not race through the catalog changes (any constant will do).
 LOCK_MART_SCHEMA = "select pg_advisory_xact_lock(x'5707C8'::int)"

@@ -442,3 +442,13 @@ class TelegramLinkCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     used_by_chat: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SupplyPlanSettings(Base):
+    """A tenant's supply-plan settings as one JSON document (warehouse/supply_settings.py)."""
+
+    __tablename__ = "supply_plan_settings"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -52,6 +52,8 @@ class Totals:
     rows_loaded: dict[str, float] = field(default_factory=dict)
     sheet_publishes: dict[str, float] = field(default_factory=dict)
     sheet_writes: float = 0.0
+    # Syncs in which a supply-guard identity broke (warehouse/supply_guard.py): (marketplace, identity)
+    guard_breaks: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def totals(session: Session) -> Totals:
@@ -77,6 +79,8 @@ def totals(session: Session) -> Totals:
             found.sheet_publishes[labels["outcome"]] = value
         elif name == "sheet_writes":
             found.sheet_writes = value
+        elif name == "supply_guard_breaks":
+            found.guard_breaks[(labels["marketplace"], labels["identity"])] = value
     return found
 
 

@@ -366,6 +366,27 @@ class StockReader:
         )
         return [dict(zip(METRIC_COLUMNS, row, strict=True)) for row in rows]
 
+    def supply_readers(self) -> tuple[Any, str, Any]:
+        """(rows, tenant, has_table) for warehouse/supply_mart.py's readers."""
+
+        def has_table(name: str) -> bool:
+            if not self._mart():
+                return False
+            found = self._rows(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'mart' and table_name = :name",
+                {"name": name},
+            )
+            return int(found[0][0]) == 1
+
+        return self._rows, self.tenant, has_table
+
+    def supply_inputs(self) -> tuple[Any, Any, Any, int]:
+        """What the supply plan reads (warehouse/supply_plan.py `tenant_plan`)."""
+        from warehouse.supply_mart import read_supply_inputs
+
+        return read_supply_inputs(*self.supply_readers())
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _version(self) -> tuple[Any, ...]:

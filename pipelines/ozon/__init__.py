@@ -1,5 +1,6 @@
 """Ozon as a dlt source: products with their brand and category, stock by scheme and by warehouse
-(FBO + FBS), turnover, orders.
+(FBO + FBS, with Ozon's per-cluster rates and supplies), the clusters of Ozon's warehouses,
+turnover, orders.
 
 Tenant credentials are explicit arguments, never dlt secrets. Every row carries the tenant and
 the marketplace; snapshot tables carry the snapshot time in their key, so history accumulates
@@ -75,6 +76,24 @@ STOCK = pa.schema(
         ("reserved", _INT),
         ("in_way_to_client", _INT),
         ("in_way_from_client", _INT),
+        # /v1/analytics/stocks only (NULL for FBS and the legacy method): supply planning's input.
+        ("cluster_id", _INT),
+        ("transit_stock_count", _INT),
+        ("requested_stock_count", _INT),
+        ("ads", _FLOAT),
+        ("ads_cluster", _FLOAT),
+        ("idc", _FLOAT),
+        ("idc_cluster", _FLOAT),
+        ("turnover_grade", _TEXT),
+    ]
+)
+CLUSTERS = pa.schema(
+    [
+        *_OWNER,
+        pa.field("cluster_id", _INT, nullable=False),
+        ("cluster_name", _TEXT),
+        pa.field("warehouse_id", _INT, nullable=False),
+        ("warehouse_name", _TEXT),
     ]
 )
 STOCK_BY_SCHEME = pa.schema(
@@ -121,7 +140,14 @@ ORDERS = pa.schema(
         ("cancelled", pa.bool_()),
     ]
 )
-STOCK_SUMS = ("quantity", "reserved", "in_way_to_client", "in_way_from_client")
+STOCK_SUMS = (
+    "quantity",
+    "reserved",
+    "in_way_to_client",
+    "in_way_from_client",
+    "transit_stock_count",
+    "requested_stock_count",
+)
 
 
 @dlt.source(name="ozon", max_table_nesting=0)
@@ -172,11 +198,18 @@ def ozon_source(
             key = (row["sku"], row["warehouse_kind"], row["warehouse_name"])
             if key in merged:  # one row per natural key, whatever the methods repeat
                 for field in STOCK_SUMS:
-                    if row[field] is not None:
-                        merged[key][field] = (merged[key][field] or 0) + row[field]
+                    if row.get(field) is not None:
+                        merged[key][field] = (merged[key].get(field) or 0) + row[field]
             else:
                 merged[key] = {**common, "snapshot_at": stamp, **row}
         yield pa.Table.from_pylist(list(merged.values()), schema=STOCK)
+
+    # Replaced each sync: Ozon's current map of warehouses to clusters, not a history.
+    @dlt.resource(
+        name="ozon_clusters", primary_key=("cluster_id", "warehouse_id"), write_disposition="replace"
+    )
+    def clusters() -> Iterator[pa.Table]:
+        yield pa.Table.from_pylist([{**common, **row} for row in client.clusters()], schema=CLUSTERS)
 
     @dlt.resource(
         name="ozon_stock_by_scheme", primary_key=("snapshot_at", "sku", "scheme"), write_disposition="merge"
@@ -195,4 +228,4 @@ def ozon_source(
         lines = client.orders(snapshot_at - timedelta(days=orders_days), snapshot_at)
         yield pa.Table.from_pylist([{**common, **line} for line in lines], schema=ORDERS)
 
-    return products, product_attributes, category_tree, stock, stock_by_scheme, turnover, orders
+    return products, product_attributes, category_tree, stock, clusters, stock_by_scheme, turnover, orders

@@ -253,9 +253,35 @@ class OzonClient:
                         "reserved": None,  # this method reports no reservations per warehouse
                         "in_way_to_client": item.get("transit_stock_count", 0),
                         "in_way_from_client": item.get("return_from_customer_stock_count", 0),
+                        # Per cluster: what supply planning reads (Ozon's 28-day rates, supplies).
+                        "cluster_id": _int_or_none(item.get("cluster_id")),
+                        "transit_stock_count": item.get("transit_stock_count", 0),
+                        "requested_stock_count": item.get("requested_stock_count", 0),
+                        "ads": item.get("ads"),
+                        "ads_cluster": item.get("ads_cluster"),
+                        "idc": item.get("idc"),
+                        "idc_cluster": item.get("idc_cluster"),
+                        "turnover_grade": item.get("turnover_grade"),
                     }
                 )
         return rows
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """/v1/cluster/list: one row per Ozon warehouse with its cluster; [] when not served."""
+        answer = self._post_or_missing(S.CLUSTER_LIST, {"cluster_type": S.CLUSTER_TYPE})
+        if answer is None:
+            return []
+        return [
+            {
+                "cluster_id": int(cluster["id"]),
+                "cluster_name": cluster.get("name", ""),
+                "warehouse_id": int(warehouse["warehouse_id"]),
+                "warehouse_name": warehouse.get("name", ""),
+            }
+            for cluster in answer.get("clusters") or []
+            for logistic in cluster.get("logistic_clusters") or []
+            for warehouse in logistic.get("warehouses") or []
+        ]
 
     def fbo_stock_legacy(self) -> list[dict[str, Any]]:
         """/v2/analytics/stock_on_warehouses (offset paging): no warehouse ids, clusters or returns."""
@@ -569,6 +595,10 @@ def _rfc3339(moment: datetime, *, up: bool = False) -> str:
     if up and moment.microsecond:
         moment += timedelta(seconds=1)
     return moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
 
 
 def _batches(ids: Sequence[int], size: int) -> Iterator[list[str]]:

@@ -17,6 +17,9 @@ WAREHOUSE_STOCKS = "/v1/product/info/warehouse/stocks"
 FBS_STOCKS_BY_SKU = "/v2/product/info/stocks-by-warehouse/fbs"
 FBO_POSTINGS = "/v2/posting/fbo/list"
 FBS_POSTINGS = "/v3/posting/fbs/list"
+CLUSTER_LIST = "/v1/cluster/list"
+# /v1/cluster/list has no paging (Ozon has a few dozen clusters); the Russian ones are planned for.
+CLUSTER_TYPE = "CLUSTER_TYPE_OZON"
 
 PAGE = 1000  # the documented maximum `limit` of the list methods
 WAREHOUSE_PAGE = 100  # /v2/warehouse/list: the maximum is undocumented; sellers have a handful

@@ -49,6 +49,16 @@ STOCK = pa.schema(
         ("in_way_from_client", _INT),
     ]
 )
+# warehouse_remains per nmID and line (warehouses, aggregates, pseudo-rows): the supply guard's input.
+REMAINS = pa.schema(
+    [
+        *_OWNER,
+        pa.field("snapshot_at", _TIME, nullable=False),
+        pa.field("nm_id", _INT, nullable=False),
+        pa.field("line", _TEXT, nullable=False),
+        ("quantity", _INT),
+    ]
+)
 ORDERS = pa.schema(
     [
         *_OWNER,
@@ -74,8 +84,12 @@ def wildberries_source(
     orders_days: int = 30,
     policy: HttpPolicy | None = None,
     check_token: bool = True,
+    remains: bool = True,
 ) -> Sequence[DltResource]:
-    """`check_token=False` builds the source without calling WB (for asset definitions)."""
+    """`check_token=False` builds the source without calling WB (for asset definitions).
+
+    `remains` loads the warehouse_remains report every sync (one async report, shared with the
+    stock fallback) so the supply guard can check WB's totals; off, the guard skips WB's checks."""
     client = WbClient(token, urls, policy)
     if check_token:
         client.check_categories()
@@ -109,4 +123,10 @@ def wildberries_source(
         since = snapshot_at - timedelta(days=orders_days)
         yield pa.Table.from_pylist([{**common, **order} for order in client.orders(since)], schema=ORDERS)
 
-    return products, stock, orders
+    # Replaced each sync: the guard compares it with this sync's stock only.
+    @dlt.resource(name="wb_remains", primary_key=("nm_id", "line"), write_disposition="replace")
+    def remains_report() -> Iterator[pa.Table]:
+        rows = [{**common, "snapshot_at": stamp, **row} for row in client.remains_by_product()]
+        yield pa.Table.from_pylist(rows, schema=REMAINS)
+
+    return (products, stock, orders, remains_report) if remains else (products, stock, orders)

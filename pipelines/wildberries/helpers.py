@@ -54,6 +54,7 @@ class WbClient:
             penalized_4xx=S.PENALIZED_4XX,
         )
         self._sizes: list[dict[str, Any]] | None = None
+        self._remains: list[dict[str, Any]] | None = None
 
     # --- token -------------------------------------------------------------------------------
 
@@ -218,40 +219,11 @@ class WbClient:
 
         Transit pseudo-rows are per size, not per warehouse: they become one TRANSIT row per size.
         """
-        flags = {f: "true" for f in ("groupByNm", "groupBySa", "groupByBarcode", "groupBySize")}
-        _, created = self.api.call(
-            "GET",
-            self.urls.analytics + S.REMAINS_CREATE,
-            S.GROUP_REMAINS_CREATE,
-            endpoint="WB warehouse_remains (create)",
-            params=flags,
-        )
-        task_id = created["data"]["taskId"]
-        for _ in range(S.REMAINS_MAX_POLLS):
-            _, status = self.api.call(
-                "GET",
-                self.urls.analytics + S.REMAINS_STATUS.format(task_id=task_id),
-                S.GROUP_REMAINS_STATUS,
-                endpoint="WB warehouse_remains (status)",
-            )
-            state = status["data"]["status"]
-            if state == "done":
-                break
-            if state in ("canceled", "purged"):
-                raise MarketplaceError("WB warehouse_remains", f"the report task was {state} by WB")
-            time.sleep(S.REMAINS_POLL_SECONDS / self.api.policy.time_scale)
-        else:
-            raise MarketplaceError("WB warehouse_remains", "the report was not ready in time")
-        _, rows = self.api.call(
-            "GET",
-            self.urls.analytics + S.REMAINS_DOWNLOAD.format(task_id=task_id),
-            S.GROUP_REMAINS_DOWNLOAD,
-            endpoint="WB warehouse_remains (download)",
-        )
+        rows = self._remains_report()
         by_barcode = {b: s for s in self.sizes() for b in s["barcodes"]}
         by_size = {(s["nm_id"], s["tech_size"]): s for s in self.sizes()}
         out = []
-        for row in rows or []:  # 204 = no stock at all
+        for row in rows:
             size = by_barcode.get(row.get("barcode", "")) or by_size.get(
                 (row.get("nmId"), row.get("techSize"))
             )
@@ -293,6 +265,56 @@ class WbClient:
                     }
                 )
         return out
+
+    def _remains_report(self) -> list[dict[str, Any]]:
+        """The warehouse_remains rows by size, fetched once per client (one report per sync)."""
+        if self._remains is not None:
+            return self._remains
+        flags = {f: "true" for f in ("groupByNm", "groupBySa", "groupByBarcode", "groupBySize")}
+        _, created = self.api.call(
+            "GET",
+            self.urls.analytics + S.REMAINS_CREATE,
+            S.GROUP_REMAINS_CREATE,
+            endpoint="WB warehouse_remains (create)",
+            params=flags,
+        )
+        task_id = created["data"]["taskId"]
+        for _ in range(S.REMAINS_MAX_POLLS):
+            _, status = self.api.call(
+                "GET",
+                self.urls.analytics + S.REMAINS_STATUS.format(task_id=task_id),
+                S.GROUP_REMAINS_STATUS,
+                endpoint="WB warehouse_remains (status)",
+            )
+            state = status["data"]["status"]
+            if state == "done":
+                break
+            if state in ("canceled", "purged"):
+                raise MarketplaceError("WB warehouse_remains", f"the report task was {state} by WB")
+            time.sleep(S.REMAINS_POLL_SECONDS / self.api.policy.time_scale)
+        else:
+            raise MarketplaceError("WB warehouse_remains", "the report was not ready in time")
+        _, rows = self.api.call(
+            "GET",
+            self.urls.analytics + S.REMAINS_DOWNLOAD.format(task_id=task_id),
+            S.GROUP_REMAINS_DOWNLOAD,
+            endpoint="WB warehouse_remains (download)",
+        )
+        self._remains = rows or []  # 204 = no stock at all
+        return self._remains
+
+    def remains_by_product(self) -> list[dict[str, Any]]:
+        """Per nmID and warehouse_remains line (named warehouses, aggregates and pseudo-rows, among
+        them `Всего находится на складах`): units summed over sizes. The supply guard checks WB's
+        own identities on it (warehouse/supply_guard.py)."""
+        totals: dict[tuple[int, str], int] = {}
+        for row in self._remains_report():
+            if row.get("nmId") is None:
+                continue
+            for entry in row["warehouses"]:
+                key = (int(row["nmId"]), entry["warehouseName"])
+                totals[key] = totals.get(key, 0) + int(entry["quantity"])
+        return [{"nm_id": nm, "line": line, "quantity": q} for (nm, line), q in sorted(totals.items())]
 
     # --- orders ----------------------------------------------------------------------------------
 

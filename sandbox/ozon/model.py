@@ -42,6 +42,8 @@ class StockCell:
     reserved: int
     to_client: int
     from_client: int
+    in_supply: int = 0
+    requested: int = 0
 
     @property
     def present(self) -> int:
@@ -73,13 +75,15 @@ class OzonAccount:
         account.products = sorted(seller["products"], key=lambda p: p["product_id"])
         account.by_sku = {p["sku"]: p for p in account.products}
         account.warehouses = {w["id"]: w for w in seller["warehouses"]}
-        summed: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        summed: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
         for stock in seller["stocks"]:
             cell = summed[(stock["sku"], stock["warehouse_id"])]
             cell[0] += stock["available"]
             cell[1] += stock.get("reserved", 0)
             cell[2] += stock.get("in_way_to_client", 0)
             cell[3] += stock.get("in_way_from_client", 0)
+            cell[4] += stock.get("in_supply", 0)
+            cell[5] += stock.get("requested", 0)
         account.cells = [StockCell(sku, wid, *values) for (sku, wid), values in sorted(summed.items())]
         by_sku: dict[int, list[StockCell]] = defaultdict(list)
         for cell in account.cells:
@@ -112,6 +116,14 @@ class OzonAccount:
         """(cluster_id, cluster_name); a warehouse without a cluster is a cluster of its own."""
         name = warehouse.get("cluster") or warehouse["name"]
         return warehouse.get("cluster_id") or 4000 + stable_int(name, 1000), name
+
+    def clusters(self) -> dict[int, tuple[str, list[OzonWarehouse]]]:
+        """Ozon's clusters holding this seller's FBO warehouses: id → (name, warehouses by id)."""
+        found: dict[int, tuple[str, list[OzonWarehouse]]] = {}
+        for warehouse in self.warehouses_of("fbo"):
+            cluster_id, name = self.cluster(warehouse)
+            found.setdefault(cluster_id, (name, []))[1].append(warehouse)
+        return found
 
     # --- stock ----------------------------------------------------------------------------------
 

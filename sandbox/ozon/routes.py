@@ -22,6 +22,7 @@ ROUTES = {
     "/v1/analytics/stocks": stocks.analytics_stocks,
     "/v2/analytics/stock_on_warehouses": stocks.stock_on_warehouses,
     "/v1/analytics/turnover/stocks": stocks.turnover,
+    "/v1/cluster/list": stocks.cluster_list,
     "/v2/warehouse/list": fbs.warehouse_list,
     "/v1/product/info/warehouse/stocks": fbs.warehouse_stocks,
     "/v2/product/info/stocks-by-warehouse/fbs": fbs.stocks_by_warehouse,

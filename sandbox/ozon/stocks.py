@@ -4,10 +4,12 @@ Quantities map from the scenario the same way everywhere, so the methods agree w
 (DESIGN §6: the scenario's `available` is the units available to sell): `free_to_sell_amount` /
 `available_stock_count` / `valid_stock_count` = `available`, `reserved` / `reserved_amount` =
 `reserved`, `present` (on the shelf, reservations included) = `available` + `reserved`,
-`transit_stock_count` / `promised_amount` = `in_way_to_client`, `return_from_customer_stock_count`
-= `in_way_from_client`. The scenario has no supply requests:
-`requested_stock_count` is 0, and `promised_amount` ("confirmed future supplies") reports the
-same in-transit figure as `transit_stock_count`.
+`transit_stock_count` / `promised_amount` = `in_way_to_client` + `in_supply`,
+`return_from_customer_stock_count` = `in_way_from_client`, `requested_stock_count` = `requested`
+(units in supply requests). Scenarios written before supplies were modelled carry Ozon's "in
+transit" as `in_way_to_client`; `in_supply` adds units in supplies on their way to the warehouse.
+`ads` / `ads_cluster` are the units sold from Ozon warehouses (all / the item's cluster) over the
+28 days before now ÷ 28, from the scenario's orders; `idc*` = available ÷ `ads*`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sandbox.ozon.errors import BadRequest
 from sandbox.ozon.gateway import Body, endpoint, sandbox_state
 from sandbox.ozon.model import OzonAccount, StockCell
 
+BROKEN_BY = 7  # units a broken identity is off by (sandbox switch `broken_identities`)
 ADS_DAYS = 28  # /v1/analytics/stocks averages sales over 28 days
 TURNOVER_ADS_DAYS = 60  # /v1/analytics/turnover/stocks over 60
 WAREHOUSE_TYPES = frozenset({"ALL", "EXPRESS_DARK_STORE", "NOT_EXPRESS_DARK_STORE"})
@@ -55,11 +58,16 @@ async def product_stocks(request: web.Request, account: OzonAccount, body: Body)
     after = fields.read_cursor(body, "cursor")
     rest = [p for p in matching if after is None or p["product_id"] > after]
     page = rest[:limit]
+    # The supply guard's identity (clusters sum to these totals) broken on purpose: the first
+    # product's FBO total drifts from its warehouses.
+    broken = "ozon_clusters_vs_totals" in sandbox_state(request).switches.broken_identities
     items = []
     for product in page:
         stocks = []
         for scheme in ("fbo", "fbs"):
             present, reserved, warehouse_ids = account.scheme_stock(product["sku"], scheme)
+            if broken and scheme == "fbo" and product is account.products[0]:
+                present += BROKEN_BY
             stocks.append(
                 {
                     "type": scheme,
@@ -105,8 +113,8 @@ def _analytics_item(account: OzonAccount, cell: StockCell, now: datetime) -> dic
         "macrolocal_cluster_id": cluster_id,
         "available_stock_count": cell.available,
         "valid_stock_count": cell.available,
-        "transit_stock_count": cell.to_client,
-        "requested_stock_count": 0,
+        "transit_stock_count": cell.to_client + cell.in_supply,
+        "requested_stock_count": cell.requested,
         "return_from_customer_stock_count": cell.from_client,
         **dict.fromkeys(ZERO_COUNTS, 0),
         "ads": round(daily, 2),
@@ -210,3 +218,40 @@ async def turnover(request: web.Request, account: OzonAccount, body: Body) -> we
             }
         )
     return json_response({"items": items})
+
+
+CLUSTER_TYPES = frozenset({"CLUSTER_TYPE_OZON", "CLUSTER_TYPE_CIS"})
+
+
+@endpoint()
+async def cluster_list(request: web.Request, account: OzonAccount, body: Body) -> web.Response:
+    """`/v1/cluster/list`: the clusters of the seller's Ozon warehouses, each with its warehouses.
+
+    `cluster_type` is required (spec); no paging (Ozon has a few dozen clusters). The sandbox's
+    clusters are all in Russia: asking for `CLUSTER_TYPE_CIS` finds none.
+    """
+    if "cluster_type" not in body:
+        raise BadRequest("cluster_type: value is required")
+    cluster_type = fields.choice(body, "cluster_type", CLUSTER_TYPES, "CLUSTER_TYPE_OZON")
+    wanted = set(fields.id_list(body, "cluster_ids"))
+    clusters = []
+    if cluster_type == "CLUSTER_TYPE_OZON":
+        for cluster_id, (name, warehouses) in sorted(account.clusters().items()):
+            if wanted and cluster_id not in wanted:
+                continue
+            clusters.append(
+                {
+                    "id": cluster_id,
+                    "name": name,
+                    "type": cluster_type,
+                    "logistic_clusters": [
+                        {
+                            "warehouses": [
+                                {"warehouse_id": w["id"], "name": w["name"], "type": "FULL_FILLMENT"}
+                                for w in warehouses
+                            ]
+                        }
+                    ],
+                }
+            )
+    return json_response({"clusters": clusters})

@@ -21,7 +21,7 @@ from sandbox.services import Service
 from sandbox.state import SandboxState
 from sandbox.wb import errors
 from sandbox.wb import limits as L
-from sandbox.wb.model import MSK, WarehouseMode, WbAccount
+from sandbox.wb.model import MSK, PSEUDO_TOTAL, WarehouseMode, WbAccount
 from sandbox.wb.tokens import TokenClaims, TokenError, read_token
 
 Handler = Callable[[web.Request, WbAccount], Awaitable[web.Response]]
@@ -199,6 +199,8 @@ async def stocks_report_wb(request: web.Request, account: WbAccount) -> web.Resp
     items = account.wb_warehouse_items(_mode(request, account), nm_ids, chrt_ids)
     if not items:
         return web.Response(status=204)
+    if "wb_report_vs_remains" in _state(request).switches.broken_identities:
+        items[0] = {**items[0], "quantity": items[0]["quantity"] + BROKEN_BY}
     return json_response({"data": {"items": items[offset : offset + limit]}})
 
 
@@ -219,6 +221,7 @@ async def stocks_report_seller(request: web.Request, account: WbAccount) -> web.
 
 # --- analytics: warehouse_remains (async report) ----------------------------------------------
 
+BROKEN_BY = 7  # units a broken identity is off by (sandbox switch `broken_identities`)
 REMAINS_FLAGS = ("groupByBrand", "groupBySubject", "groupBySa", "groupByNm", "groupByBarcode", "groupBySize")
 
 
@@ -311,6 +314,12 @@ async def remains_download(request: web.Request, account: WbAccount) -> web.Resp
     rows = account.remains_rows(task["mode"], task["group"])
     if not rows:
         return web.Response(status=204, text="Нет данных")
+    if "wb_remains_total" in _state(request).switches.broken_identities:
+        # WB's own total stops matching its warehouses, as when it re-labels part of its stock.
+        rows[0]["warehouses"] = [
+            {**w, "quantity": w["quantity"] + BROKEN_BY} if w["warehouseName"] == PSEUDO_TOTAL else w
+            for w in rows[0]["warehouses"]
+        ]
     return json_response(rows)
 
 

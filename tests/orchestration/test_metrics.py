@@ -81,8 +81,11 @@ def test_syncs_move_the_counters_and_the_staleness(platform: Platform, api: Test
     platform.fault(service="wb_content", endpoint="/content/v2/get/cards/list", kind="429", count=2)
     assert demo_sync(platform, WB_ONLY).success
     after = scrape(api)
-    assert value(after, "stock_tracker_sheet_publishes_total", outcome="published") == 1
-    assert value(after, "stock_tracker_sheet_writes_total") >= 1
+    # Two publishes: the stock worksheets, then the supply plan's own worksheet.
+    assert value(after, "stock_tracker_sheet_publishes_total", outcome="published") == 2
+    assert value(after, "stock_tracker_sheet_writes_total") >= 2
+    # The guard found WB's numbers consistent: no break counted.
+    assert total(after, "stock_tracker_supply_guard_breaks_total") == 0
     budget = value(after, "stock_tracker_sheets_budget_available", account=SERVICE_ACCOUNT, kind="writes")
     # The budget row exists once a publish drew from it (refilled since: the sandbox runs fast).
     assert 0 < budget <= value(after, "stock_tracker_sheets_budget_burst") == 10

@@ -39,6 +39,7 @@ MAIN_ENDPOINTS = [
     "/v1/description-category/tree",
     "/v4/product/info/stocks",
     "/v1/analytics/stocks",
+    "/v1/cluster/list",
     "/v2/warehouse/list",
     "/v1/product/info/warehouse/stocks",
     "/v1/analytics/turnover/stocks",
@@ -209,6 +210,7 @@ def assert_equals_scenario(loader: Loader, seller: dict[str, Any]) -> None:
 
 
 TABLES = (
+    "ozon_clusters",
     "ozon_products",
     "ozon_product_attributes",
     "ozon_category_tree",
@@ -517,9 +519,40 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
         "/v1/description-category/tree": 1,
         "/v4/product/info/stocks": pages(skus, 1000),
         "/v1/analytics/stocks": pages(skus, 100),
+        "/v1/cluster/list": 1,  # no paging: a few dozen clusters
         "/v1/analytics/turnover/stocks": pages(skus, 1000),
         "/v2/warehouse/list": 1,
         "/v1/product/info/warehouse/stocks": sum(pages(fbs_cells[w], 1000) for w in fbs_warehouses),
         "/v2/posting/fbo/list": fbo_orders // 1000 + 1,  # ends on a page shorter than the limit
         "/v3/posting/fbs/list": pages(fbs_orders, 1000),  # ends on has_next = false
     }
+
+
+def test_clusters_and_supply_fields_load_for_planning(loader: Loader, scenario: Scenario) -> None:
+    """`/v1/cluster/list` maps every Ozon warehouse to its cluster; the FBO rows carry the cluster,
+    Ozon's 28-day rates and the supply counts the plan reads."""
+    seller = seller_of(scenario)
+    loader.load()
+    fbo = [w for w in seller["warehouses"] if w["kind"] == "marketplace"]
+    clusters = loader.query(
+        "select warehouse_id, warehouse_name, cluster_id, cluster_name from ozon_clusters"
+    )
+    assert sorted(clusters) == sorted((w["id"], w["name"], w["cluster_id"], w["cluster"]) for w in fbo)
+    rows = loader.query(
+        "select warehouse_id, cluster_id, cluster, ads, ads_cluster, transit_stock_count, "
+        "requested_stock_count from ozon_stock where warehouse_kind = 'FBO'"
+    )
+    by_id = {w["id"]: w for w in fbo}
+    assert rows and all((by_id[r[0]]["cluster_id"], by_id[r[0]]["cluster"]) == r[1:3] for r in rows)
+    assert all(r[3] is not None and r[4] is not None and r[4] <= r[3] for r in rows)
+    in_transit = sum(
+        s.get("in_way_to_client", 0) + s.get("in_supply", 0)
+        for s in seller["stocks"]
+        if s["warehouse_id"] in by_id
+    )
+    assert sum(r[5] for r in rows) == in_transit
+    # FBS rows have no cluster figures.
+    assert (
+        loader.query("select count(*) from ozon_stock where warehouse_kind = 'FBS' and ads is not null")[0][0]
+        == 0
+    )

@@ -263,7 +263,12 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
         loader.load()
         log = requests.get(server.control_url + "/requests", timeout=5).json()
     assert not [e for e in log if e["status"] == 429]
-    per_endpoint = Counter(e["path"] for e in log)
+    # The supply guard's warehouse_remains report: one task, polled until done, downloaded once.
+    remains = Counter(
+        e["path"].split("/tasks/")[-1].split("/")[-1] for e in log if "warehouse_remains" in e["path"]
+    )
+    assert remains["warehouse_remains"] == 1 and remains["download"] == 1
+    per_endpoint = Counter(e["path"] for e in log if "warehouse_remains" not in e["path"])
     in_window = len(seller["orders"])  # the scenario's 30 days all fall in the 30-day window
     assert per_endpoint == {
         "/ping": 4,
@@ -272,3 +277,29 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
         "/api/analytics/v1/stocks-report/seller-warehouses": 1,
         "/api/analytics/v1/order-feed": in_window // 1000 + 1,
     }
+
+
+def test_warehouse_remains_loads_per_product_for_the_supply_guard(loader: Loader, scenario: Scenario) -> None:
+    """The guard's input: per nmID, every warehouse_remains line, WB's own total among them."""
+    seller = seller_of(scenario)
+    loader.load()
+    rows = loader.query("select nm_id, line, quantity from wb_remains")
+    total = {nm: q for nm, line, q in rows if line == "Всего находится на складах"}
+    pseudo = {
+        "Всего находится на складах",
+        "В пути до получателей",
+        "В пути возвраты на склад WB",
+        "Остальные",
+    }
+    named: Counter[int] = Counter()
+    for nm, line, q in rows:
+        if line not in pseudo:
+            named[nm] += q
+    assert total and total == dict(named)
+    marketplace = {w["id"] for w in seller["warehouses"] if w["kind"] == "marketplace"}
+    nm_of = {s["chrt_id"]: p["nm_id"] for p in seller["products"] for s in p["sizes"]}
+    expected: Counter[int] = Counter()
+    for stock in seller["stocks"]:
+        if stock["warehouse_id"] in marketplace:
+            expected[nm_of[stock["chrt_id"]]] += stock["quantity"]
+    assert total == dict(+expected)
