@@ -1,0 +1,1 @@
+"""The seller's Telegram bot (DESIGN §6b)."""
