@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     stripe_secret_key: str = Field("", repr=False)
     stripe_webhook_secret: str = Field("", repr=False)
     public_url: str = "http://127.0.0.1:8000"
+    # Telegram (resources/telegram_sender.py, api/bot/): the Bot API root (Telegram's, or the
+    # sandbox's `telegram` URL) and the bot's token from @BotFather; empty token: no bot, no reports.
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_bot_token: str = Field("", repr=False)
+    # Webhook mode: updates must carry this in X-Telegram-Bot-Api-Secret-Token; empty: webhook
+    # mode refused (long polling with `stock-tracker bot` still works).
+    telegram_webhook_secret: str = Field("", repr=False)
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
@@ -138,6 +145,7 @@ class Settings(BaseSettings):
                 "ozon_url": urls["ozon"],
                 **({"sheets_api_url": urls["sheets"]} if "sheets" in urls else {}),
                 **({"stripe_api_url": urls["stripe"]} if "stripe" in urls else {}),
+                **({"telegram_api_url": urls["telegram"]} if "telegram" in urls else {}),
             }
         )
 

@@ -20,9 +20,10 @@ from aiohttp import web
 from sandbox.faults import FaultRule
 from sandbox.http import json_response, read_json
 from sandbox.scenario import Scenario, ScenarioError, parse_scenario
-from sandbox.services import SERVICES, ErrorFamily, Service, base_urls, split_path
+from sandbox.services import SERVICES, ErrorFamily, Service, base_urls, public_path, split_path
 from sandbox.state import SandboxState, Switches
 from sandbox.stripe.model import StripeSandbox
+from sandbox.telegram.model import TelegramSandbox
 
 STATE_KEY = web.AppKey("state", SandboxState)
 ERRORS_KEY = web.AppKey("errors", dict)
@@ -94,6 +95,7 @@ async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     request[SERVICE_KEY] = service
     request[SUB_PATH_KEY] = sub_path
+    sub_path = public_path(service, sub_path)
     rule = state.faults.pick(service.key, sub_path)
     status = 0
     try:
@@ -185,10 +187,15 @@ async def control_reset_limits(request: web.Request) -> web.Response:
     return json_response({"ok": True})
 
 
-def build_app(state: SandboxState | None = None, stripe: StripeSandbox | None = None) -> web.Application:
+def build_app(
+    state: SandboxState | None = None,
+    stripe: StripeSandbox | None = None,
+    telegram: TelegramSandbox | None = None,
+) -> web.Application:
     from sandbox.ozon import routes as ozon_routes
     from sandbox.sheets import routes as sheets_routes
     from sandbox.stripe import routes as stripe_routes
+    from sandbox.telegram import routes as telegram_routes
     from sandbox.wb import routes as wb_routes
 
     app = web.Application(middlewares=[gateway], client_max_size=256 * 1024**2)
@@ -198,6 +205,7 @@ def build_app(state: SandboxState | None = None, stripe: StripeSandbox | None = 
     ozon_routes.register(app)
     sheets_routes.register(app)
     stripe_routes.register(app, stripe)
+    telegram_routes.register(app, telegram)
     app.router.add_route("*", "/_control/settings", control_settings)
     app.router.add_post("/_control/scenario", control_scenario)
     app.router.add_route("*", "/_control/faults", control_faults)
@@ -223,6 +231,8 @@ class SandboxServer:
         self.state = SandboxState()
         # Stripe's account: its clock, objects and webhook secret (events go to `stripe_forward_to`).
         self.stripe = StripeSandbox(forward_to=stripe_forward_to)
+        # Telegram's bots, chats and outboxes (read them in-process or over /_control/telegram).
+        self.telegram = TelegramSandbox()
         self.state.set_time_scale(time_scale)
         if scenario is not None:
             self.state.load(scenario)
@@ -246,7 +256,7 @@ class SandboxServer:
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(
-            build_app(self.state, self.stripe), access_log=None, handler_cancellation=True
+            build_app(self.state, self.stripe, self.telegram), access_log=None, handler_cancellation=True
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)

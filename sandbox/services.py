@@ -40,6 +40,7 @@ SERVICES: tuple[Service, ...] = (
     Service("drive", "/drive", "https://www.googleapis.com"),
     Service("oauth2", "/oauth2", "https://oauth2.googleapis.com"),
     Service("stripe", "/stripe", "https://api.stripe.com"),
+    Service("telegram", "/telegram", "https://api.telegram.org"),
 )
 
 
@@ -48,6 +49,15 @@ def split_path(path: str) -> tuple[Service | None, str]:
         if path == service.prefix or path.startswith(service.prefix + "/"):
             return service, path[len(service.prefix) :] or "/"
     return None, path
+
+
+def public_path(service: Service, sub_path: str) -> str:
+    """The path the request log keeps and fault rules match: the Bot API's `/bot<token>/<method>`
+    loses its token (a secret) and reads `/<method>`."""
+    if service.key == "telegram" and sub_path.startswith("/bot"):
+        _, _, method = sub_path[1:].partition("/")
+        return "/" + method
+    return sub_path
 
 
 def base_urls(host: str, port: int) -> dict[str, str]:

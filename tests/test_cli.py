@@ -69,7 +69,10 @@ def test_serve_prints_base_urls_first_and_answers_with_scenario_keys(
         "wb_marketplace",
         "wb_common",
         "ozon",
+        "telegram",
     }
+    me = requests.get(served["telegram"] + "/bot1234:" + "a" * 30 + "/getMe", timeout=30).json()
+    assert me["ok"] and me["result"]["is_bot"]
     scenario = json.loads(scenario_file.read_text())
     wb = next(s for s in scenario["sellers"] if s["marketplace"] == "wildberries")
     ozon = next(s for s in scenario["sellers"] if s["marketplace"] == "ozon")

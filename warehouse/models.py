@@ -385,6 +385,63 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+TELEGRAM_CHAT_KINDS = ("private", "group", "supergroup")
+TELEGRAM_REPORT_MODES = ("every_sync", "daily", "alerts")
+
+
+class TelegramChat(Base):
+    """A Telegram chat linked to a tenant (DESIGN §6b): a person or a team group. A chat belongs to
+    one tenant at a time (`chat_id` is unique), so it only ever sees that tenant's data."""
+
+    __tablename__ = "telegram_chats"
+    __table_args__ = (
+        _one_of("kind", TELEGRAM_CHAT_KINDS),
+        _one_of("language", LOCALES),
+        _one_of("report_mode", TELEGRAM_REPORT_MODES),
+        CheckConstraint("daily_hour BETWEEN 0 AND 23", name="daily_hour"),
+        CheckConstraint("quiet_start IS NULL OR quiet_start BETWEEN 0 AND 23", name="quiet_start"),
+        CheckConstraint("quiet_end IS NULL OR quiet_end BETWEEN 0 AND 23", name="quiet_end"),
+        CheckConstraint("low_cover_days >= 1", name="low_cover_days"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # Telegram chat ids need more than 32 bits (groups are negative).
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(255))
+    # The user who linked it (a private chat's owner), when known.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    report_mode: Mapped[str] = mapped_column(String(16), default="every_sync")
+    # Local hour (in `timezone`) of the daily digest.
+    daily_hour: Mapped[int] = mapped_column(Integer, default=9)
+    # Local hours [start, end) when nothing but answers is sent; both None: no quiet hours.
+    quiet_start: Mapped[int | None] = mapped_column(Integer)
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    low_cover_days: Mapped[int] = mapped_column(Integer, default=14)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Why sending stopped: `blocked` (403), `chat_not_found` (400), `unlinked`.
+    inactive_reason: Mapped[str | None] = mapped_column(Text)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class TelegramLinkCode(Base):
+    """A one-time `/start <code>` deep-link code: single use, short-lived, only its hash stored."""
+
+    __tablename__ = "telegram_link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    used_by_chat: Mapped[int | None] = mapped_column(BigInteger)
+
+
 TELEGRAM_DELIVERY_STATUSES = ("pending", "delivered", "failed", "superseded")
 TELEGRAM_DELIVERY_KINDS = ("report", "digest", "alert")
 
