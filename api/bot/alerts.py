@@ -52,7 +52,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "🚫 {marketplace} refused the key: {reason}. Connect a valid one (/connect).",
     },
     "sync_failing": {
-        "ru": "❗ Синхронизация не удалась {n} раза подряд: {reason}. Данные и таблица — с последней удачной.",
+        "ru": "❗ Синхронизация не удалась {n} раза подряд: {reason}. "
+        "Данные и таблица — с последней удачной.",
         "en": "❗ The sync failed {n} times in a row: {reason}. Data and sheet are from the last good one.",
     },
     "trial_ending": {

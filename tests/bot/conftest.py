@@ -20,13 +20,16 @@ from assets.runs import SyncOutcome, run_sync
 from definitions import build_definitions
 from sandbox.generate import generate_scenario
 from sandbox.server import SandboxServer
+from sandbox.telegram.control import TelegramControl
 from settings import Settings
 from warehouse.app_db import migrate, session_factory
 from warehouse.stock_reads import StockReader
+from warehouse.telegram_chats import link_chat, update_chat_settings
 from warehouse.tenants import TenantInfo, active_tenants, create_tenant, store_credentials
 from warehouse.vault import CredentialVault
 
 SCALE = 1000.0
+BOT_TOKEN = "7000003:AAH" + "r" * 32
 WB_SELLER = "seller-1-severnyi-len"
 BOTH_SELLER = "seller-2-urban-fox"
 
@@ -89,6 +92,25 @@ class Platform:
     def fault(self, **rule: Any) -> None:
         requests.post(self.server.control_url + "/faults", json=rule, timeout=5).raise_for_status()
 
+    def clear_faults(self) -> None:
+        requests.delete(self.server.control_url + "/faults", timeout=5).raise_for_status()
+
+    @property
+    def telegram(self) -> TelegramControl:
+        return TelegramControl(self.server.control_url, BOT_TOKEN)
+
+    def link(self, tenant: str, chat_id: int, **settings: Any) -> None:
+        """A chat that started the bot and is linked to the tenant, with these chat settings."""
+        self.telegram.add_chats([{"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}])
+        with self.session() as session:
+            link_chat(session, tenant, chat_id, kind="private" if chat_id > 0 else "supergroup")
+            if settings:
+                update_chat_settings(session, chat_id, **settings)
+
+    def sent(self, chat_id: int) -> list[tuple[str, dict[str, Any]]]:
+        """(method, params) of each call Telegram accepted in the chat, in order."""
+        return [(c["method"], c["params"]) for c in self.telegram.sent(chat_id)]
+
 
 @pytest.fixture(params=["embedded", "postgres"])
 def platform(
@@ -96,6 +118,7 @@ def platform(
 ) -> Iterator[Platform]:
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("STOCK_TRACKER_ENCRYPTION_KEYS", key)
+    monkeypatch.setenv("STOCK_TRACKER_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
     if request.param == "embedded":
         app_url = f"sqlite:///{tmp_path}/app.db"
         warehouse_url = f"duckdb:///{tmp_path}/warehouse/{{tenant}}.duckdb"
