@@ -76,6 +76,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "У аккаунта должен остаться хотя бы один владелец",
         "en": "The account must keep at least one owner",
     },
+    "telegram_not_configured": {
+        "ru": "Telegram-бот не настроен на этом сервере",
+        "en": "The Telegram bot is not configured on this server",
+    },
+    "telegram_unavailable": {
+        "ru": "Telegram не отвечает. Повторите позже",
+        "en": "Telegram does not answer. Retry later",
+    },
+    "telegram_chat_not_found": {"ru": "Чат не найден", "en": "Chat not found"},
+    "invalid_webhook_secret": {
+        "ru": "Неверный секрет вебхука Telegram",
+        "en": "Wrong Telegram webhook secret",
+    },
     "credentials_not_found": {
         "ru": "Ключ {marketplace} не подключён",
         "en": "No {marketplace} key is connected",

@@ -16,13 +16,25 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import docs, errors, logs
+from api.bot.app import BotHolder
 from api.dagster_client import DagsterClient
 from api.errors import ApiError
 from api.metrics import ApiMetrics, metrics_allowed
 from api.middleware import RequestContextMiddleware
 from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
-from api.routes import API_PREFIX, auth, billing, credentials, health, products, sync, tenants, webhooks
+from api.routes import (
+    API_PREFIX,
+    auth,
+    billing,
+    credentials,
+    health,
+    products,
+    sync,
+    telegram,
+    tenants,
+    webhooks,
+)
 from api.security import warm_up
 from resources.sentry import init_sentry
 from resources.stripe_billing import billing_from_settings
@@ -55,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import polars  # noqa: F401
 
         yield
+        await app.state.telegram.close()
         dagster.close()
 
     app = FastAPI(
@@ -71,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dagster = dagster
     app.state.quota = ApiQuota(settings)
     app.state.billing = billing_from_settings(settings)
+    app.state.telegram = BotHolder(settings)
     metrics = ApiMetrics(settings)
     app.state.metrics = metrics
 
@@ -84,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
         billing.router,
         webhooks.router,
+        telegram.router,
     ):
         app.include_router(router)
 

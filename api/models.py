@@ -344,3 +344,27 @@ class SyncPage(Page):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class TelegramLinkOut(BaseModel):
+    url: str = Field(
+        description="Open it in Telegram (or share it with your team's group): https://t.me/<bot>?start=<code>."
+    )
+    expires_at: datetime = Field(description="The link works once, until then (15 minutes).")
+
+
+class TelegramChatOut(BaseModel):
+    id: int = Field(description="Use it to unlink: DELETE /api/v1/telegram/chats/{id}.")
+    chat_id: int
+    kind: Literal["private", "group", "supergroup"]
+    title: str | None
+    language: Literal["ru", "en"]
+    report_mode: Literal["every_sync", "daily", "alerts"]
+    daily_hour: int
+    quiet_start: int | None
+    quiet_end: int | None
+    timezone: str
+    low_cover_days: int
+    active: bool
+    inactive_reason: str | None = Field(None, description="blocked, chat_not_found: why sending stopped.")
+    linked_at: datetime

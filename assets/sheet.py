@@ -1,7 +1,6 @@
 """The sheet (DESIGN §6): one grid per marketplace from the stock model, checked, then written to
 the tenant's files (XLSX + CSV) and published to the tenant's Google Spreadsheet."""
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from resources.warehouse import WarehouseResource
 from warehouse.app_db import session_factory
 from warehouse.plan_products import first_products
 from warehouse.plans import PLANS
-from warehouse.sheet_files import write_csv, write_xlsx
+from warehouse.sheet_files import tenant_folder, write_csv, write_xlsx
 from warehouse.sheet_layout import SheetGrid, build_grid
 from warehouse.webhooks import enqueue_low_stock
 
@@ -43,9 +42,7 @@ class SheetFiles(ConfigurableResource):
     out_dir: str
 
     def folder(self, seller_name: str) -> Path:
-        # A seller's name becomes a folder name: keep letters (Cyrillic too), digits, spaces, - _ .
-        safe = re.sub(r"[^\w\- .]+", "_", seller_name).strip(" .") or "seller"
-        return Path(self.out_dir) / safe
+        return tenant_folder(Path(self.out_dir), seller_name)
 
 
 def grid_problems(grid: SheetGrid) -> list[str]:

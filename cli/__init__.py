@@ -9,6 +9,7 @@ import click
 
 from cli.api import api_command
 from cli.billing import billing_group
+from cli.bot import bot_command
 from cli.demo import demo_command
 from cli.dev import dev_command
 from cli.sandbox import sandbox_group
@@ -28,6 +29,7 @@ main.add_command(sync_command)
 main.add_command(dev_command)
 main.add_command(api_command)
 main.add_command(billing_group)
+main.add_command(bot_command)
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,13 @@ from warehouse.sheet_layout import STYLE, SheetGrid
 
 _THICK = 5  # xlsxwriter's border index for a thick line
 HEADER_ROWS = 2
+
+
+def tenant_folder(out_dir: Path, seller_name: str) -> Path:
+    """Where a tenant's published files go: `<out_dir>/<seller name>/`. A seller's name becomes a
+    folder name: letters (Cyrillic too), digits, spaces, - _ . are kept."""
+    safe = re.sub(r"[^\w\- .]+", "_", seller_name).strip(" .") or "seller"
+    return Path(out_dir) / safe
 
 
 @contextmanager
