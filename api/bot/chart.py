@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from api.bot.report import ReportFacts
 
-BARS_SHOWN = 12  # more bars stop being readable on a phone
+BARS_SHOWN = 15  # more bars stop being readable on a phone
 LINES_SHOWN = 5
 HISTORY_DAYS = 14
 LOW = "#D9534F"  # cover below the threshold
@@ -33,7 +33,7 @@ DPI = 100
 _LABELS: dict[str, dict[str, str]] = {
     "stock_by_group": {"ru": "Остатки по складам, шт.", "en": "Stock by warehouse, units"},
     "history": {"ru": "Срочные товары: остатки за 14 дн.", "en": "Urgent products: stock, 14 days"},
-    "others": {"ru": "Прочие склады ({n})", "en": "Other warehouses ({n})"},
+    "others": {"ru": "Ещё {n} складов: {units} шт.", "en": "{n} more warehouses: {units} units"},
     "legend_low": {"ru": "меньше {days} дн.", "en": "under {days} days"},
     "legend_ok": {"ru": "{days} дн. и больше", "en": "{days} days or more"},
     "legend_idle": {"ru": "без заказов", "en": "no orders"},
@@ -53,17 +53,16 @@ class Chart:
     render_seconds: float
 
 
-def bars_of(facts: ReportFacts, threshold: float, locale: str) -> list[tuple[str, int, str]]:
-    """(label, units, colour) per bar: the biggest groups, then one bar for the rest."""
+def bars_of(facts: ReportFacts, threshold: float) -> tuple[list[tuple[str, int, str]], tuple[int, int]]:
+    """(label, units, colour) per bar for the biggest groups, and (groups, units) of the rest —
+    said under the chart, not drawn as a bar that would dwarf the others."""
     ordered = sorted(facts.groups, key=lambda g: (-g.stock, facts.label(g.marketplace, g.group)))
     bars = []
     for g in ordered[:BARS_SHOWN]:
         colour = IDLE if g.days_of_cover is None else LOW if g.days_of_cover < threshold else OK
         bars.append((facts.label(g.marketplace, g.group), g.stock, colour))
     rest = ordered[BARS_SHOWN:]
-    if rest:
-        bars.append((_label("others", locale, n=len(rest)), sum(g.stock for g in rest), IDLE))
-    return bars
+    return bars, (len(rest), sum(g.stock for g in rest))
 
 
 def render_chart(
@@ -80,7 +79,7 @@ def render_chart(
     from matplotlib.patches import Patch
 
     started = time.perf_counter()
-    bars = bars_of(facts, threshold, locale)
+    bars, (others, others_units) = bars_of(facts, threshold)
     lines = {k: list(v) for k, v in (history or {}).items() if len(v) >= 2}
     lines = dict(list(lines.items())[:LINES_SHOWN])
     height = max(4.0, 0.42 * len(bars) + 1.6)
@@ -99,16 +98,23 @@ def render_chart(
         left.invert_yaxis()  # biggest on top
         left.bar_label(drawn, labels=[_units(v, locale) for v in values], padding=3, fontsize=8)
         left.set_xlim(0, max(max(values), 1) * 1.18)
+        # Under the bars, never over one of them.
         left.legend(
             handles=[
-                Patch(color=LOW, label=_label("legend_low", locale, days=threshold)),
-                Patch(color=OK, label=_label("legend_ok", locale, days=threshold)),
+                Patch(color=LOW, label=_label("legend_low", locale, days=_days(threshold))),
+                Patch(color=OK, label=_label("legend_ok", locale, days=_days(threshold))),
                 Patch(color=IDLE, label=_label("legend_idle", locale)),
             ],
-            loc="lower right",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.06),
+            ncols=3,
             fontsize=8,
             frameon=False,
         )
+        if others:
+            left.set_xlabel(
+                _label("others", locale, n=others, units=_units(others_units, locale)), fontsize=9, loc="left"
+            )
     else:
         left.text(0.5, 0.5, _label("empty", locale), ha="center", va="center", transform=left.transAxes)
         left.set_yticks([])
@@ -138,12 +144,17 @@ def render_chart(
 
     series = {
         "bars": [{"label": name, "units": value, "colour": colour} for name, value, colour in bars],
+        "others": {"warehouses": others, "units": others_units},
         "lines": {name: [[p[0].isoformat(), p[1]] for p in points] for name, points in lines.items()},
     }
     buffer = io.BytesIO()
     # ASCII JSON: a PNG tEXt chunk is Latin-1, and warehouse names are Cyrillic.
     figure.savefig(buffer, format="png", metadata={"Series": json.dumps(series)})
     return Chart(buffer.getvalue(), series, time.perf_counter() - started)
+
+
+def _days(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def _short(name: str, width: int) -> str:
