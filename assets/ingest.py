@@ -8,6 +8,7 @@ built without calling any API).
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from warehouse.app_db import session_factory
 from warehouse.telemetry import FamilyCalls, record_marketplace_calls
+from warehouse.tenants import mark_checked
 
 WB_ORDER_FEED_MAX_DAYS = 30  # WB's order feed looks back at most 31 days
 
@@ -67,7 +69,11 @@ def _fetch_days(target: SyncTarget) -> int:
 
 
 def _load(
-    context: AssetExecutionContext, dlt_resource: DagsterDltResource, source: Any, pipeline: dlt.Pipeline
+    context: AssetExecutionContext,
+    dlt_resource: DagsterDltResource,
+    source: Any,
+    pipeline: dlt.Pipeline,
+    on_refused: Callable[[str], None] | None = None,
 ) -> Iterator[Any]:
     """Run dagster-dlt; a marketplace failure becomes a Failure a seller can read, keys never shown."""
     try:
@@ -76,6 +82,8 @@ def _load(
         pipeline.abort_packages()
         cause = marketplace_cause(exc)
         reason = str(cause) if cause else f"{exc.step} step failed"
+        if isinstance(cause, MarketplaceAuthError) and on_refused is not None:
+            on_refused(reason)
         raise Failure(
             description=f"Sync failed, previous data kept: {reason}",
             metadata={"endpoint": MetadataValue.text(cause.endpoint if cause else "")},
@@ -118,10 +126,28 @@ def _ingest(
     pipeline = warehouse.pipeline(target.tenant.id, marketplace)
     rows = 0
     try:
-        yield from _load(context, dlt, build(target, keys, marketplaces.policy(calls)), pipeline)
+        refused = partial(_mark_refused, context, tenants, target.tenant.id, marketplace)
+        try:
+            source = build(target, keys, marketplaces.policy(calls))  # WB checks its token first
+        except MarketplaceAuthError as exc:
+            refused(str(exc))
+            raise
+        yield from _load(context, dlt, source, pipeline, refused)
         rows = _rows_loaded(pipeline)
     finally:
         _record_calls(context, tenants, target.tenant.id, marketplace, calls, rows)
+
+
+def _mark_refused(
+    context: AssetExecutionContext, tenants: TenantDirectory, tenant_id: str, marketplace: str, reason: str
+) -> None:
+    """The marketplace refused the stored key: say so on the key (the API's key status, the bot's
+    "key refused" alert) until a new key is stored."""
+    try:
+        with session_factory(tenants.app_database_url)() as session:
+            mark_checked(session, tenant_id, marketplace, status="invalid", message=reason[:500])
+    except Exception as exc:
+        context.log.warning(f"could not mark the {marketplace} key refused: {type(exc).__name__}")
 
 
 def _rows_loaded(pipeline: dlt.Pipeline) -> int:

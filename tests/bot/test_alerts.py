@@ -203,3 +203,17 @@ def test_account_alerts_fire_once_and_rearm(platform: Platform) -> None:
     run_sensor(platform)
     texts = alert_texts(platform)
     assert len(texts) == 6 and "The trial ends on" in texts[5]
+
+
+def test_a_key_refused_during_a_sync_is_an_alert(platform: Platform) -> None:
+    platform.link(WB_SELLER, CHAT)
+    platform.fault(service="wb_content", endpoint="*", kind="401", fraction=1.0)
+    assert not platform.sync(WB_SELLER).success
+    assert platform.sent(CHAT) == []  # the report step never ran
+
+    assert run_sensor(platform).startswith("1 alerts fired")
+    (text,) = alert_texts(platform)
+    assert "🚫 WB отклонил ключ" in text and "/connect" in text
+    assert "eyJ" not in text  # never the token
+    run_sensor(platform)
+    assert len(alert_texts(platform)) == 1
