@@ -135,12 +135,11 @@ def account_conditions(session: Session, tenant_id: str, now: datetime) -> list[
     ]
     latest = finished[:FAILURES_IN_A_ROW]
     if len(latest) == FAILURES_IN_A_ROW and all(r.status == "failed" for r in latest):
-        # Keyed by the first failure of the streak: a new streak after a success fires again.
+        # One key for the whole streak: it lasts until a sync succeeds, which re-arms it.
         streak = next((i for i, r in enumerate(finished) if r.status != "failed"), len(finished))
-        first = finished[streak - 1]
         found.append(
             Condition(
-                f"sync_failing:{first.run_id or first.id}",
+                "sync_failing",
                 "sync_failing",
                 {"n": streak, "reason": (latest[0].error or "").split("\n")[0][:300]},
             )

@@ -83,8 +83,19 @@ def render_chart(
     lines = {k: list(v) for k, v in (history or {}).items() if len(v) >= 2}
     lines = dict(list(lines.items())[:LINES_SHOWN])
     height = max(4.0, 0.42 * len(bars) + 1.6)
-    figure = Figure(figsize=(12.0 if lines else 8.0, height), dpi=DPI, layout="constrained")
+    width = 12.0 if lines else 8.0
+    figure = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)
+    # Margins from the longest bar label rather than matplotlib's constrained layout, which lays
+    # the figure out by drawing it once more (a third of the render time).
+    longest = max((len(_short(name, 28)) for name, _, _ in bars), default=4)
+    figure.subplots_adjust(
+        left=min(0.45, (longest * 7.8 + 30) / (DPI * width)),
+        right=0.98,
+        top=1 - 0.45 / height,
+        bottom=(0.75 + (0.25 if others else 0.0)) / height,
+        wspace=0.22,
+    )
     axes = figure.subplots(1, 2 if lines else 1, squeeze=False)[0]
 
     left = axes[0]
@@ -106,7 +117,7 @@ def render_chart(
                 Patch(color=IDLE, label=_label("legend_idle", locale)),
             ],
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.06),
+            bbox_to_anchor=(0.5, -0.35 / height - (0.25 / height if others else 0.0)),
             ncols=3,
             fontsize=8,
             frameon=False,
