@@ -350,6 +350,7 @@ class TelegramLinkOut(BaseModel):
     url: str = Field(
         description="Open it in Telegram (or share it with your team's group): https://t.me/<bot>?start=<code>."
     )
+    group_url: str = Field(description="The same code for a group: https://t.me/<bot>?startgroup=<code>.")
     expires_at: datetime = Field(description="The link works once, until then (15 minutes).")
 
 

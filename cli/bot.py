@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import click
 
 from settings import get_settings
+
+# deploy/docker-compose.yml's health check: the bot is alive while this file is fresh.
+ALIVE_FILE = "/tmp/stock-tracker-bot.alive"
+HEARTBEAT_SECONDS = 30
+
+
+async def heartbeat(path: Path) -> None:
+    while True:
+        path.touch()
+        await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
 @click.command("bot")
@@ -44,6 +56,12 @@ def bot_command(webhook_url: str | None) -> None:
         click.echo(f"webhook registered: {webhook_url}", err=True)
         return
     application = build_application(settings)
+
+    async def startup(app: Any) -> None:
+        await set_commands(app)
+        app.create_task(heartbeat(Path(ALIVE_FILE)))
+
+    application.post_init = startup
     click.echo("Telegram bot polling; Ctrl+C stops", err=True)
     # run_polling deletes a registered webhook first: one of the two ways at a time.
     application.run_polling(allowed_updates=["message", "callback_query"])

@@ -202,6 +202,8 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
                     "STOCK_TRACKER_MARKETPLACE_TIME_SCALE": str(DEMO_TIME_SCALE),
                     "STOCK_TRACKER_DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{port}/graphql",
                     **{f"STOCK_TRACKER_{key.upper()}_URL": url for key, url in urls.items()},
+                    # The API's link and webhook routes talk to the sandbox's Bot API.
+                    **({"STOCK_TRACKER_TELEGRAM_API_URL": urls["telegram"]} if "telegram" in urls else {}),
                 }
             )
             dagster = [str(bin_dir / "dagster"), "dev", "-m", "definitions", "-d", str(code_root)]

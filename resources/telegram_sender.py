@@ -1,12 +1,13 @@
 """The one way anything in the product sends a Telegram message: the bot's answers and the reports.
 
-* Pacing under Telegram's flood limits (core.telegram.org/bots/faq): 30 messages a second per bot
-  (a slot every 1/30 s), one a second per chat and 20 a minute per group. The per-chat and group
-  clocks start when Telegram *answered* the previous send, so a send that was slow to arrive can
-  never make the next one look early to Telegram.
+* Pacing under Telegram's flood limits (core.telegram.org/bots/faq): 30 messages a second per bot,
+  one a second per chat and 20 a minute per group. Every clock starts when Telegram *answered* a
+  send, so sends that bunched on the way (a stalled process, a slow network) can never look early
+  to Telegram.
 * 429: wait the `retry_after` Telegram gives and try again; longer than `max_wait`: deferred.
 * 403 (the user blocked the bot, the bot left the group) and 400 `chat not found`: the chat is
-  marked inactive (`on_inactive`) and nothing more is sent there.
+  marked inactive (`on_inactive`) and nothing more is sent there. A group upgraded to a supergroup
+  (400 with `migrate_to_chat_id`): the link moves to the new id (`on_migrated`), the send follows.
 * Timeouts and connection errors: retried with exponential backoff (tenacity), then deferred.
 * Nothing raises into the caller: every send returns a `SendResult` (sent / failed / deferred), so
   a report that cannot be delivered never fails the sync; a deferred one can be tried again later.
@@ -61,6 +62,7 @@ FIRST_BACKOFF_SECONDS = 0.5
 TIMEOUT_SECONDS = 20.0
 
 Status = Literal["sent", "failed", "deferred"]
+Call = Callable[[int], Coroutine[Any, Any, Message]]  # one Bot API send to the given chat id
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,11 @@ class _Pacer:
     """Slots under the three limits, in the sender's event loop."""
 
     scale: float
-    bot_next: float = 0.0
+    # A send holds one of the bot's 30 places from its start until a second after Telegram's answer.
+    # Then Telegram cannot have handled more than 30 of them in any second, however the requests
+    # bunched on the way (a stalled process, a slow network): its limit is never hit. The cost is
+    # the answer's latency: 30 sends per (1 s + latency).
+    bot_places: asyncio.Semaphore | None = None
     chat_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     chat_ready: dict[int, float] = field(default_factory=dict)  # chat -> monotonic not-before
     group_sent: dict[int, deque[float]] = field(default_factory=dict)  # chat -> answer times
@@ -180,14 +186,15 @@ class _Pacer:
                 ready = max(ready, sent[0] + 60.0 / self.scale)
         if ready > now:
             await asyncio.sleep(ready - now)
-        # The bot's slot is taken last, so a chat's wait never holds a slot others could use.
-        now = time.monotonic()
-        slot = max(now, self.bot_next)
-        self.bot_next = slot + 1.0 / (BOT_PER_SECOND * self.scale)
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        # The bot's place is taken last, so a chat's wait never holds a place others could use.
+        if self.bot_places is None:
+            self.bot_places = asyncio.Semaphore(BOT_PER_SECOND)
+        await self.bot_places.acquire()
 
     def answered(self, chat_id: int) -> None:
+        """Called once per `wait_turn`, when Telegram answered (or the request failed)."""
+        assert self.bot_places is not None
+        asyncio.get_running_loop().call_later(1.0 / self.scale, self.bot_places.release)
         now = time.monotonic()
         self.chat_ready[chat_id] = max(self.chat_ready.get(chat_id, 0.0), now + CHAT_INTERVAL / self.scale)
         if chat_id < 0:
@@ -213,11 +220,14 @@ class TelegramSender:
         bot: Bot,
         *,
         on_inactive: Callable[[int, str], Awaitable[None] | None] | None = None,
+        on_migrated: Callable[[int, int], Awaitable[None] | None] | None = None,
         time_scale: float = 1.0,
         max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
         self.bot = bot
         self.on_inactive = on_inactive
+        self.on_migrated = on_migrated
+        self._moved: dict[int, int] = {}
         self.scale = time_scale
         self.max_wait = max_wait
         self._pacer = _Pacer(time_scale)
@@ -237,6 +247,7 @@ class TelegramSender:
         return cls(
             make_bot(settings, connections=connections),
             on_inactive=on_inactive or database_marker(settings.app_database_url),
+            on_migrated=database_mover(settings.app_database_url),
             time_scale=settings.marketplace_time_scale,
         )
 
@@ -265,8 +276,8 @@ class TelegramSender:
             markup = reply_markup if index == len(parts) - 1 else None
             result = await self._send(
                 chat_id,
-                lambda part=part, markup=markup: self.bot.send_message(  # type: ignore[misc]
-                    chat_id, part, parse_mode=parse_mode, reply_markup=markup
+                lambda target, part=part, markup=markup: self.bot.send_message(  # type: ignore[misc]
+                    target, part, parse_mode=parse_mode, reply_markup=markup
                 ),
             )
             if not result.sent:
@@ -280,8 +291,8 @@ class TelegramSender:
         cut = trim_caption(caption, CAPTION_LIMIT, parse_mode) if caption else None
         return await self._send(
             chat_id,
-            lambda: self.bot.send_photo(
-                chat_id, InputFile(png, filename="chart.png"), caption=cut, parse_mode=parse_mode
+            lambda target: self.bot.send_photo(
+                target, InputFile(png, filename="chart.png"), caption=cut, parse_mode=parse_mode
             ),
         )
 
@@ -291,14 +302,15 @@ class TelegramSender:
         cut = trim_caption(caption, CAPTION_LIMIT, parse_mode) if caption else None
         return await self._send(
             chat_id,
-            lambda: self.bot.send_document(
-                chat_id, InputFile(data, filename=filename), caption=cut, parse_mode=parse_mode
+            lambda target: self.bot.send_document(
+                target, InputFile(data, filename=filename), caption=cut, parse_mode=parse_mode
             ),
         )
 
     # --- one send ----------------------------------------------------------------------------
 
-    async def _send(self, chat_id: int, call: Callable[[], Coroutine[Any, Any, Message]]) -> SendResult:
+    async def _send(self, chat_id: int, call: Call, *, moved: bool = False) -> SendResult:
+        chat_id = self._moved.get(chat_id, chat_id)
         if chat_id in self._inactive:
             return self._count(SendResult("failed", reason="inactive", detail=self._inactive[chat_id]))
         async with self._pacer.lock(chat_id):
@@ -315,9 +327,15 @@ class TelegramSender:
                 result = SendResult("failed", reason="error", detail=type(exc).__name__)
         if result.reason in ("blocked", "chat_not_found"):
             await self._deactivate(chat_id, str(result.reason))
+        if result.reason == "migrated" and not moved:
+            # A group became a supergroup with a new id: follow it, once.
+            new_id = int(str(result.detail))
+            self._moved[chat_id] = new_id
+            await self._hook(self.on_migrated, chat_id, new_id)
+            return await self._send(new_id, call, moved=True)
         return self._count(result)
 
-    async def _attempts(self, chat_id: int, call: Callable[[], Coroutine[Any, Any, Message]]) -> SendResult:
+    async def _attempts(self, chat_id: int, call: Call) -> SendResult:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(self._retryable),
             wait=self._wait,
@@ -327,7 +345,7 @@ class TelegramSender:
             with attempt:
                 await self._pacer.wait_turn(chat_id)
                 try:
-                    message = await call()
+                    message = await call(chat_id)
                 except RetryAfter as exc:
                     self.counts["retry_after"] += 1
                     wait = _retry_after(exc)
@@ -364,14 +382,20 @@ class TelegramSender:
 
     async def _deactivate(self, chat_id: int, reason: str) -> None:
         self._inactive[chat_id] = reason
-        if self.on_inactive is None:
+        await self._hook(self.on_inactive, chat_id, reason)
+
+    @staticmethod
+    async def _hook(
+        hook: Callable[[int, Any], Awaitable[None] | None] | None, chat_id: int, value: Any
+    ) -> None:
+        if hook is None:
             return
         try:
-            outcome = self.on_inactive(chat_id, reason)
+            outcome = hook(chat_id, value)
             if asyncio.iscoroutine(outcome):
                 await outcome
-        except Exception:
-            log.exception("could not mark Telegram chat inactive")
+        except Exception:  # the chat is still handled right in this process
+            log.exception("could not record a Telegram chat's change")
 
     def _count(self, result: SendResult) -> SendResult:
         self.counts[result.status] += 1
@@ -410,6 +434,22 @@ def database_marker(app_database_url: str) -> Callable[[int, str], Awaitable[Non
 
     async def run(chat_id: int, reason: str) -> None:
         await asyncio.to_thread(mark, chat_id, reason)
+
+    return run
+
+
+def database_mover(app_database_url: str) -> Callable[[int, int], Awaitable[None]]:
+    """`on_migrated` that moves the chat's link to the supergroup's new id in the app database."""
+
+    def move(chat_id: int, new_id: int) -> None:
+        from warehouse.app_db import session_factory
+        from warehouse.telegram_chats import move_chat
+
+        with session_factory(app_database_url)() as session:
+            move_chat(session, chat_id, new_id)
+
+    async def run(chat_id: int, new_id: int) -> None:
+        await asyncio.to_thread(move, chat_id, new_id)
 
     return run
 

@@ -410,8 +410,10 @@ class TelegramChat(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str | None] = mapped_column(String(255))
-    # The user who linked it (a private chat's owner), when known.
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The user a private chat speaks for (the one who made its link, or whose Telegram id it is):
+    # the bot allows that user's role only, and the chat goes when the user does. None: a group,
+    # linked by an owner or admin.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(8), default="ru")
     report_mode: Mapped[str] = mapped_column(String(16), default="every_sync")
     # Local hour (in `timezone`) of the daily digest.
@@ -435,7 +437,8 @@ class TelegramLinkCode(Base):
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A code dies with the user who made it: it would link a chat speaking for nobody.
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

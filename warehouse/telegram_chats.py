@@ -231,6 +231,17 @@ def mark_inactive(session: Session, chat_id: int, reason: str) -> None:
     session.commit()
 
 
+def move_chat(session: Session, chat_id: int, new_chat_id: int) -> None:
+    """A group upgraded to a supergroup gets a new id (Telegram's `migrate_to_chat_id`): the link
+    follows it, settings and all."""
+    session.execute(
+        update(TelegramChat)
+        .where(TelegramChat.chat_id == chat_id)
+        .values(chat_id=new_chat_id, kind="supergroup", updated_at=utcnow())
+    )
+    session.commit()
+
+
 def _hour(value: Any, name: str, *, nullable: bool = False) -> int | None:
     if value is None and nullable:
         return None

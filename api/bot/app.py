@@ -11,8 +11,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from api.bot import handlers, report_command
 from api.bot.texts import COMMANDS
+from api.bot.updates import PerChatOrder
 from api.dagster_client import DagsterClient
-from resources.telegram_sender import TIMEOUT_SECONDS, TelegramSender, database_marker
+from resources.telegram_sender import TIMEOUT_SECONDS, TelegramSender, database_marker, database_mover
 from settings import Settings
 
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -41,6 +42,7 @@ def build_application(settings: Settings, *, polling: bool = True) -> Applicatio
         .read_timeout(TIMEOUT_SECONDS)
         .write_timeout(TIMEOUT_SECONDS)
         .post_init(set_commands)
+        .concurrent_updates(PerChatOrder())
     )
     if not polling:
         builder = builder.updater(None)
@@ -48,6 +50,7 @@ def build_application(settings: Settings, *, polling: bool = True) -> Applicatio
     sender = TelegramSender(
         application.bot,
         on_inactive=database_marker(settings.app_database_url),
+        on_migrated=database_mover(settings.app_database_url),
         time_scale=settings.marketplace_time_scale,
     )
     application.bot_data[handlers.CONTEXT_KEY] = handlers.BotContext(
@@ -100,14 +103,19 @@ class BotHolder:
         self.settings = settings
         self._application: Application | None = None  # type: ignore[type-arg]
         self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def configured(self) -> bool:
         return bool(self.settings.telegram_bot_token)
 
     async def application(self) -> Application:  # type: ignore[type-arg]
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # Its HTTP client belongs to the loop that made it (a test client makes a loop per
+            # client): start afresh in this one.
+            self._application, self._lock, self._loop = None, asyncio.Lock(), loop
+        assert self._lock is not None
         async with self._lock:
             if self._application is None:
                 application = build_application(self.settings, polling=False)
@@ -125,6 +133,6 @@ class BotHolder:
         await application.process_update(Update.de_json(data, application.bot))
 
     async def close(self) -> None:
-        if self._application is not None:
+        if self._application is not None and self._loop is asyncio.get_running_loop():
             await self._application.shutdown()
-            self._application = None
+        self._application, self._lock, self._loop = None, None, None

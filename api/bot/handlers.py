@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,8 +64,16 @@ def guarded(handler: Handler) -> Handler:
     async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             await handler(update, context)
-        except Exception as exc:
-            log.error("bot command failed: %s", type(exc).__name__)
+        except Exception as exc:  # one command's failure must not stop the bot
+            # Where, not what: an exception's text may quote the message (a /connect key).
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error(
+                "bot command %s failed: %s at %s:%d",
+                handler.__name__,
+                type(exc).__name__,
+                frame.filename,
+                frame.lineno,
+            )
             if update.effective_chat is not None:
                 await bot_context(context).sender.send_message(
                     update.effective_chat.id, t("error", _language(update))
@@ -238,6 +247,9 @@ async def connect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if chat.kind != "private":
         await ctx.sender.send_message(chat_id, t("connect_private", chat.language))
+        return
+    if not chat.can_edit:
+        await ctx.sender.send_message(chat_id, views.forbidden(chat))
         return
     if not context.args:
         context.chat_data[AWAITING_KEY] = True  # type: ignore[index]

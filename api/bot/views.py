@@ -18,6 +18,7 @@ from api import i18n, plan_limits, sync_control
 from api.bot.texts import COMMANDS, Raw, t
 from api.credential_keys import MARKETPLACE_NAMES, connect_key
 from api.dagster_client import DagsterClient
+from api.deps import EDITORS
 from api.errors import ApiError
 from api.models import OzonKey, WildberriesKey
 from settings import Settings
@@ -25,10 +26,10 @@ from warehouse import sync_runs, tenants
 from warehouse import telegram_chats as chats
 from warehouse.app_db import session_factory
 from warehouse.billing import subscription_of, trial_days_left
-from warehouse.models import TelegramChat
+from warehouse.models import TelegramChat, User
 from warehouse.plans import PLANS
 from warehouse.sheet_files import tenant_folder
-from warehouse.stock_reads import ProductFilter, StockReader, WarehouseBusy
+from warehouse.stock_reads import PRODUCT_COLUMNS, ProductFilter, StockReader, WarehouseBusy
 from warehouse.tenant_scope import tenant_session
 
 LOW_PAGE = 10
@@ -52,6 +53,9 @@ class Chat:
     quiet_start: int | None
     quiet_end: int | None
     timezone: str
+    # Owners and admins may connect keys and start syncs (as in the API). A group was linked by one
+    # of them; a private chat speaks for its user, whose role is read afresh each time.
+    can_edit: bool = False
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Reply:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _copy(row: TelegramChat, tenant_name: str) -> Chat:
+def _copy(row: TelegramChat, tenant_name: str, can_edit: bool = False) -> Chat:
     return Chat(
         row.chat_id,
         row.tenant_id,
@@ -75,6 +79,7 @@ def _copy(row: TelegramChat, tenant_name: str) -> Chat:
         row.quiet_start,
         row.quiet_end,
         row.timezone,
+        can_edit,
     )
 
 
@@ -86,7 +91,14 @@ def linked_chat(settings: Settings, chat_id: int) -> Chat | None:
         tenant = tenants.get_tenant(session, row.tenant_id)
         if tenant is None or tenant.status == "deleted":
             return None
-        return _copy(row, tenant.name)
+        return _copy(row, tenant.name, _can_edit(session, row))
+
+
+def _can_edit(session: Any, row: TelegramChat) -> bool:
+    if row.user_id is None:
+        return True
+    user = session.get(User, row.user_id)
+    return user is not None and user.tenant_id == row.tenant_id and user.role in EDITORS
 
 
 # --- linking -------------------------------------------------------------------------------------
@@ -226,7 +238,9 @@ def _last_snapshots(settings: Settings, tenant_id: str) -> dict[str, datetime]:
     if frame.is_empty():
         return {}
     found: dict[str, datetime] = {}
-    for row in frame.group_by("marketplace").agg(frame["snapshot_at"].max().alias("at")).to_dicts():
+    import polars as pl
+
+    for row in frame.group_by("marketplace").agg(pl.col("snapshot_at").max().alias("at")).to_dicts():
         at = row["at"]
         if at is not None:
             found[row["marketplace"]] = at if at.tzinfo else at.replace(tzinfo=UTC)
@@ -236,8 +250,15 @@ def _last_snapshots(settings: Settings, tenant_id: str) -> dict[str, datetime]:
 # --- /sync -----------------------------------------------------------------------------------------
 
 
+def forbidden(chat: Chat) -> str:
+    return i18n.message("forbidden_role", chat.language, {"roles": ", ".join(EDITORS)})
+
+
 def sync(settings: Settings, chat: Chat, dagster: DagsterClient) -> str:
-    """The API's sync route, word for word: the plan's gate and hourly limit, then the launch."""
+    """The API's sync route, word for word: owners and admins, the plan's gate and hourly limit,
+    then the launch."""
+    if not chat.can_edit:
+        return forbidden(chat)
     with tenant_session(settings.app_database_url, chat.tenant_id) as session:
         tenant = tenants.get_tenant(session, chat.tenant_id)
         assert tenant is not None
@@ -265,13 +286,13 @@ def find_products(reader: StockReader, query: str) -> list[dict[str, Any]]:
     totals = reader.product_totals().frame
     if totals.is_empty():
         return []
+    import polars as pl
+
     term = query.strip().lower()
-    exact = [
-        row
-        for row in totals.to_dicts()
-        if str(row["article"] or "").lower() == term
-        or (term.isdigit() and int(row["product_id"]) == int(term))
-    ]
+    match = pl.col("article").str.to_lowercase() == term
+    if term.isdigit() and len(term) <= 18:
+        match = match | (pl.col("product_id") == int(term))
+    exact = totals.filter(match.fill_null(False)).select(PRODUCT_COLUMNS).to_dicts()
     if exact:
         return exact
     rows, _ = reader.products(ProductFilter(search=term), limit=STOCK_MATCHES + 1)
@@ -478,7 +499,7 @@ def apply_setting(settings: Settings, chat: Chat, data: str) -> Chat:
         raise ValueError(f"unknown setting {what!r}")
     with session_factory(settings.app_database_url)() as session:
         row = chats.update_chat_settings(session, chat.chat_id, **changes)
-        return _copy(row, chat.tenant_name)
+        return _copy(row, chat.tenant_name, chat.can_edit)
 
 
 # --- /connect --------------------------------------------------------------------------------------
@@ -498,8 +519,11 @@ def parse_key(text: str) -> WildberriesKey | OzonKey | None:
 
 
 def connect(settings: Settings, chat: Chat, key: WildberriesKey | OzonKey) -> str:
-    """The API's credentials route: plan slots, the marketplace's check, the key stored encrypted."""
+    """The API's credentials route: owners and admins, plan slots, the marketplace's check, the key
+    stored encrypted."""
     lang = chat.language
+    if not chat.can_edit:
+        return t("connect_refused", lang, message=forbidden(chat))
     with tenant_session(settings.app_database_url, chat.tenant_id) as session:
         tenant = tenants.get_tenant(session, chat.tenant_id)
         assert tenant is not None

@@ -41,7 +41,11 @@ def create_link(request: Request, principal: EditorUser, session: TenantSessionD
         log.warning("telegram unavailable: %s", type(exc).__name__)
         raise ApiError(503, "telegram_unavailable", headers={"Retry-After": "30"}) from None
     code = chats.create_link_code(session, principal.tenant_id, principal.user.id)
-    return TelegramLinkOut(url=f"https://t.me/{username}?start={code.code}", expires_at=code.expires_at)
+    return TelegramLinkOut(
+        url=f"https://t.me/{username}?start={code.code}",
+        group_url=f"https://t.me/{username}?startgroup={code.code}",
+        expires_at=code.expires_at,
+    )
 
 
 @router.get("/chats", responses=responses(401, 403, 429))

@@ -68,6 +68,10 @@ class TelegramControl:
     def block(self, chat_id: int, blocked: bool = True) -> None:
         self._post(f"/chats/{chat_id}/block", {"blocked": blocked})
 
+    def migrate(self, chat_id: int, to: int) -> None:
+        """The group becomes a supergroup with the id `to`."""
+        self._post(f"/chats/{chat_id}/migrate", {"to": to})
+
     def outbox(self, chat_id: int) -> dict[str, Any]:
         """{"chat", "calls": [{method, params, ok, …, files?}], "deleted": [ids], "messages": [...]}."""
         answer = self.http.get(f"{self.base}/chats/{chat_id}/outbox", timeout=self.timeout)

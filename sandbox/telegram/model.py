@@ -58,6 +58,7 @@ class Chat:
     first_name: str | None = None
     username: str | None = None
     blocked: bool = False
+    migrated_to: int | None = None  # a group upgraded to this supergroup
     next_message_id: int = 1
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # message_id -> Message
     deleted: list[int] = field(default_factory=list)
@@ -125,6 +126,14 @@ class TelegramSandbox:
         chat.username = spec.get("username", chat.username)
         return chat
 
+    def migrate(self, chat_id: int, new_id: int) -> Chat:
+        """The group becomes a supergroup with a new id, as Telegram does on an upgrade."""
+        old = self.chats[chat_id]
+        if old.type != "group" or new_id in self.chats:
+            raise ValueError("only a group migrates, to a new supergroup id")
+        old.migrated_to = new_id
+        return self.ensure_chat({"id": new_id, "type": "supergroup", "title": old.title})
+
     def chat(self, chat_id: Any) -> Chat:
         try:
             number = int(chat_id)
@@ -137,6 +146,12 @@ class TelegramSandbox:
 
     def writable_chat(self, chat_id: Any) -> Chat:
         chat = self.chat(chat_id)
+        if chat.migrated_to is not None:
+            raise BotApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
         if chat.blocked:
             if chat.type == "private":
                 raise BotApiError(403, "Forbidden: bot was blocked by the user")

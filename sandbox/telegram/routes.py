@@ -575,6 +575,18 @@ async def control_block(request: web.Request) -> web.Response:
     return json_response({**chat.wire(), "blocked": chat.blocked})
 
 
+async def control_migrate(request: web.Request) -> web.Response:
+    """POST {"to": <new id>}: the group is upgraded to a supergroup; sends to the old id get 400
+    with `migrate_to_chat_id`."""
+    s = request.app[TELEGRAM_KEY]
+    body = await read_json(request)
+    try:
+        chat = s.migrate(int(request.match_info["chat_id"]), int((body or {})["to"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _control_error(f"a migration is {{to}} for a known group: {exc}")
+    return json_response(chat.wire(), 201)
+
+
 async def control_outbox(request: web.Request) -> web.Response:
     """Every Bot API call on the chat in order (method, params, outcome, files), and which user
     messages the bot deleted."""
@@ -617,6 +629,7 @@ def register(app: web.Application, telegram: TelegramSandbox | None = None) -> N
     app.router.add_post("/_control/telegram/messages", control_message)
     app.router.add_post("/_control/telegram/callbacks", control_callback)
     app.router.add_post("/_control/telegram/chats/{chat_id}/block", control_block)
+    app.router.add_post("/_control/telegram/chats/{chat_id}/migrate", control_migrate)
     app.router.add_route("*", "/_control/telegram/chats/{chat_id}/outbox", control_outbox)
     app.router.add_get("/_control/telegram/files/{file_id}", control_file)
 

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api.bot.app import BotHolder
 from api.dagster_client import RunState
 from api.deps import get_dagster
 from api.main import create_app
@@ -71,12 +72,18 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 @pytest.fixture(scope="module")
 def owner(tmp_path_factory: pytest.TempPathFactory, app_db: str, sandbox: SandboxServer) -> Iterator[Seller]:
     # Billing against the sandbox's Stripe, so its routes answer as on a configured server.
+    # And the bot against the sandbox's Telegram, so link URLs are made as on a configured server.
     settings = make_settings(
-        tmp_path_factory.mktemp("schema"), app_db, sandbox, stripe_secret_key="sk_test_schema"
+        tmp_path_factory.mktemp("schema"),
+        app_db,
+        sandbox,
+        stripe_secret_key="sk_test_schema",
+        telegram_bot_token="7100002:AAH" + "s" * 32,
     )
-    previous = app.state.settings, app.state.limits, app.state.billing
+    previous = app.state.settings, app.state.limits, app.state.billing, app.state.telegram
     app.state.settings, app.state.limits = settings, RateLimits(settings)
     app.state.billing = billing_from_settings(settings)
+    app.state.telegram = BotHolder(settings)
     app.state.billing.setup_catalogue()  # `stock-tracker billing setup`: the plans' prices exist
     with TestClient(app) as client:
         seller = register(client)
@@ -86,7 +93,7 @@ def owner(tmp_path_factory: pytest.TempPathFactory, app_db: str, sandbox: Sandbo
         [Row(p, w, p % 17, p % 5, article=f"A-{p}") for p in range(1, 30) for w in ("Коледино", "Казань")],
     )
     yield seller
-    app.state.settings, app.state.limits, app.state.billing = previous
+    app.state.settings, app.state.limits, app.state.billing, app.state.telegram = previous
 
 
 @schema.parametrize()

@@ -1,156 +1,167 @@
-"""A platform for the bot's report and alert tests: the sandbox (marketplaces, Sheets, Telegram),
-an app database with a WB seller and a WB + Ozon seller (enterprise: no plan cut), a warehouse,
-Dagster definitions and an instance; `sync()` runs a tenant's real sync through the Dagster job."""
+"""The bot against the Telegram sandbox over real HTTP: python-telegram-bot polls the sandbox (or
+the sandbox POSTs to the API's webhook), users are played through the sandbox's control API, and
+the answers are read from each chat's outbox. The app database, warehouse and marketplaces are the
+API tests' (tests/api/conftest.py)."""
 
 from __future__ import annotations
 
-import copy
+import asyncio
+import itertools
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-import requests
-from cryptography.fernet import Fernet
-from dagster import DagsterInstance, Definitions
+from fastapi.testclient import TestClient
 
-from assets.runs import SyncOutcome, run_sync
-from definitions import build_definitions
-from sandbox.generate import generate_scenario
+from api.bot.app import ALLOWED_UPDATES, build_application
+from api.main import create_app
 from sandbox.server import SandboxServer
 from sandbox.telegram.control import TelegramControl
 from settings import Settings
-from warehouse.app_db import migrate, session_factory
-from warehouse.stock_reads import StockReader
-from warehouse.telegram_chats import link_chat, update_chat_settings
-from warehouse.tenants import TenantInfo, active_tenants, create_tenant, store_credentials
-from warehouse.vault import CredentialVault
+from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API tests
+    Seller,
+    app_db,
+    make_settings,
+    register,
+    sandbox,
+    scenario,
+)
 
-SCALE = 1000.0
-BOT_TOKEN = "7000003:AAH" + "r" * 32
-WB_SELLER = "seller-1-severnyi-len"
-BOTH_SELLER = "seller-2-urban-fox"
-
-
-def bot_scenario() -> dict[str, Any]:
-    """Two sellers with little stock (a generated seller stocks for months; a report is about what
-    runs out); the WB seller's first ordered product is out of stock where it was ordered."""
-    scenario = generate_scenario(sellers=2, skus=60, warehouses=6, days=20, seed=11)
-    for seller in scenario["sellers"]:
-        for stock in seller["stocks"]:
-            for field in ("quantity", "available"):
-                if field in stock:
-                    stock[field] //= 8
-    wb = next(s for s in scenario["sellers"] if s["name"] == WB_SELLER)
-    order = wb["orders"][0]
-    nm_of = {size["chrt_id"]: p["nm_id"] for p in wb["products"] for size in p["sizes"]}
-    sizes = [
-        size["chrt_id"]
-        for p in wb["products"]
-        if p["nm_id"] == nm_of[order["chrt_id"]]
-        for size in p["sizes"]
-    ]
-    for stock in wb["stocks"]:
-        if stock["chrt_id"] in sizes and stock["warehouse_id"] == order["warehouse_id"]:
-            stock["quantity"] = 0
-    return scenario
+TOKEN = "7100001:AAH" + "z" * 32
+WEBHOOK_SECRET = "hook-Secret_4242"
+_chat_ids = itertools.count(int(time.time() * 1000) % 10**9 * 100)
 
 
-@dataclass
-class Platform:
-    settings: Settings
-    server: SandboxServer
-    defs: Definitions
-    instance: DagsterInstance
-    scenario: dict[str, Any]
-
-    def session(self) -> Any:
-        return session_factory(self.settings.app_database_url)()
-
-    def tenants(self) -> dict[str, TenantInfo]:
-        with self.session() as session:
-            return {t.id: t for t in active_tenants(session)}
-
-    def sync(self, tenant: str, trigger: str = "manual") -> SyncOutcome:
-        return run_sync(self.defs, self.instance, self.tenants()[tenant], trigger)
-
-    def reader(self, tenant: str) -> StockReader:
-        return StockReader(self.settings.warehouse_url, tenant)
-
-    def load_scenario(self, scenario: dict[str, Any]) -> None:
-        """Serve a changed scenario (the next sync sees the new stock)."""
-        self.scenario = scenario
-        requests.post(
-            self.server.control_url + "/scenario", data=orjson.dumps(scenario), timeout=10
-        ).raise_for_status()
-
-    def changed(self) -> dict[str, Any]:
-        return copy.deepcopy(self.scenario)
-
-    def fault(self, **rule: Any) -> None:
-        requests.post(self.server.control_url + "/faults", json=rule, timeout=5).raise_for_status()
-
-    def clear_faults(self) -> None:
-        requests.delete(self.server.control_url + "/faults", timeout=5).raise_for_status()
-
-    @property
-    def telegram(self) -> TelegramControl:
-        return TelegramControl(self.server.control_url, BOT_TOKEN)
-
-    def link(self, tenant: str, chat_id: int, **settings: Any) -> None:
-        """A chat that started the bot and is linked to the tenant, with these chat settings."""
-        self.telegram.add_chats([{"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}])
-        with self.session() as session:
-            link_chat(session, tenant, chat_id, kind="private" if chat_id > 0 else "supergroup")
-            if settings:
-                update_chat_settings(session, chat_id, **settings)
-
-    def sent(self, chat_id: int) -> list[tuple[str, dict[str, Any]]]:
-        """(method, params) of each call Telegram accepted in the chat, in order."""
-        return [(c["method"], c["params"]) for c in self.telegram.sent(chat_id)]
+def new_chat_id(group: bool = False) -> int:
+    """A chat id no other test uses (the sandbox lives for the whole session)."""
+    value = next(_chat_ids)
+    return -(10**12 + value) if group else value
 
 
-@pytest.fixture(params=["embedded", "postgres"])
-def platform(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Platform]:
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("STOCK_TRACKER_ENCRYPTION_KEYS", key)
-    monkeypatch.setenv("STOCK_TRACKER_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
-    if request.param == "embedded":
-        app_url = f"sqlite:///{tmp_path}/app.db"
-        warehouse_url = f"duckdb:///{tmp_path}/warehouse/{{tenant}}.duckdb"
-    else:
-        app_url = warehouse_url = request.getfixturevalue("pg_url")
-    scenario = bot_scenario()
-    with SandboxServer(scenario, time_scale=SCALE) as server:  # type: ignore[arg-type]
-        settings = Settings(
-            home=tmp_path,
-            app_database_url=app_url,
-            warehouse_url=warehouse_url,
-            encryption_keys=key,
-            marketplace_time_scale=SCALE,
-            output_dir=tmp_path / "out",
-        ).sandbox_urls(server.urls)
-        migrate(settings.app_database_url)
-        vault = CredentialVault([key])
-        with session_factory(settings.app_database_url)() as session:
-            for seller in scenario["sellers"]:
-                if seller["marketplace"] == "wildberries":
-                    create_tenant(
-                        session, seller["name"], seller["name"].replace("-", " ").title(), tier="enterprise"
-                    )
-                store_credentials(
-                    session,
-                    vault,
-                    seller["name"],
-                    seller["marketplace"],
-                    seller["credentials"],
-                    status="valid",
-                )
-        defs = build_definitions(settings, retry_delay_seconds=0.05)
-        (tmp_path / "dagster").mkdir()
-        with DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
-            yield Platform(settings, server, defs, instance, scenario)
+@pytest.fixture
+def settings(tmp_path: Path, app_db: str, sandbox: SandboxServer) -> Settings:  # noqa: F811
+    return make_settings(
+        tmp_path,
+        app_db,
+        sandbox,
+        telegram_bot_token=TOKEN,
+        telegram_webhook_secret=WEBHOOK_SECRET,
+        output_dir=tmp_path / "out",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seller(client: TestClient) -> Seller:
+    return register(client)
+
+
+class RunningBot:
+    """`stock-tracker bot` in a thread: the Application polling the sandbox."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.application = build_application(settings)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bot", daemon=True)
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def start(self) -> RunningBot:
+        self.thread.start()
+
+        async def go() -> None:
+            app = self.application
+            await app.bot.delete_webhook(drop_pending_updates=True)
+            await app.initialize()
+            assert app.post_init is not None
+            await app.post_init(app)
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+            await app.start()
+
+        self._call(go())
+        return self
+
+    def stop(self) -> None:
+        async def halt() -> None:
+            app = self.application
+            assert app.updater is not None
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+
+        self._call(halt())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def bot(settings: Settings) -> Iterator[RunningBot]:
+    running = RunningBot(settings).start()
+    yield running
+    running.stop()
+
+
+class Tg:
+    """Users writing to the bot, and what the bot answered in each chat."""
+
+    def __init__(self, sandbox: SandboxServer) -> None:  # noqa: F811
+        self.control = TelegramControl(sandbox.control_url, TOKEN)
+
+    def calls(self, chat_id: int) -> list[dict[str, Any]]:
+        try:
+            return self.control.outbox(chat_id)["calls"]
+        except Exception:
+            return []
+
+    def wait(self, chat_id: int, after: int, expect: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
+        """The calls on the chat after the first `after`, once `expect` of them succeeded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = self.calls(chat_id)[after:]
+            if sum(1 for c in new if c["ok"]) >= expect:
+                time.sleep(0.05)
+                return self.calls(chat_id)[after:]
+            time.sleep(0.02)
+        raise AssertionError(f"the bot did not answer in chat {chat_id}: {self.calls(chat_id)[after:]}")
+
+    def ask(self, chat_id: int, text: str, *, expect: int = 1, **kw: Any) -> list[dict[str, Any]]:
+        before = len(self.calls(chat_id))
+        self.control.say(chat_id, text, **kw)
+        return self.wait(chat_id, before, expect)
+
+    def answer(self, chat_id: int, text: str, **kw: Any) -> str:
+        """The text of the bot's (last) message answering `text`."""
+        calls = [c for c in self.ask(chat_id, text, **kw) if c["ok"] and c["method"] == "sendMessage"]
+        return calls[-1]["params"]["text"]
+
+    def press(self, chat_id: int, message_id: int, data: str, expect: int = 2) -> list[dict[str, Any]]:
+        before = len(self.calls(chat_id))
+        self.control.press(chat_id, message_id, data)
+        return self.wait(chat_id, before, expect)
+
+
+@pytest.fixture
+def tg(sandbox: SandboxServer) -> Tg:  # noqa: F811
+    return Tg(sandbox)
+
+
+def link(client: TestClient, tg: Tg, seller: Seller, chat_id: int, **kw: Any) -> str:
+    """Link a chat the way a seller does: a link from the API, `/start <code>` in the chat."""
+    made = client.post("/api/v1/telegram/link", headers=seller.auth)
+    assert made.status_code == 201, made.text
+    code = made.json()["url"].split("start=", 1)[1]
+    return tg.answer(chat_id, f"/start {code}", **kw)
+
+
+# The report and alert tests' platform: a real sync through Dagster with the bot's sandbox chats.
+from tests.bot.sync_platform import platform  # noqa: E402, F401

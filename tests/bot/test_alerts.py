@@ -15,7 +15,7 @@ from api.bot.delivery import send_due
 from assets.telegram_report import telegram_deliveries
 from resources.telegram_reports import TelegramReports
 from resources.tenants import TenantDirectory
-from tests.bot.conftest import WB_SELLER, Platform
+from tests.bot.sync_platform import WB_SELLER, Platform
 from warehouse.models import Subscription
 from warehouse.sync_runs import record_finished_run
 from warehouse.telegram_deliveries import deliveries

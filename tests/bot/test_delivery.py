@@ -13,7 +13,7 @@ from PIL import Image
 from api.bot.delivery import after_sync, send_due
 from api.bot.report import facts_for, tenant_grids, urgent_history
 from resources.telegram_reports import TelegramReports
-from tests.bot.conftest import WB_SELLER, Platform
+from tests.bot.sync_platform import WB_SELLER, Platform
 from warehouse.telegram_deliveries import deliveries
 
 EVERY, DAILY_DONE, DAILY_LATER, ALERTS_ONLY = 501, 502, 503, -1001500

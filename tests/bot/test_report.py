@@ -23,7 +23,7 @@ from api.bot.report import (
     tenant_grids,
     urgent_history,
 )
-from tests.bot.conftest import BOTH_SELLER, WB_SELLER, Platform
+from tests.bot.sync_platform import BOTH_SELLER, WB_SELLER, Platform
 from warehouse.mart import Mart
 from warehouse.stock_reads import PSEUDO_WAREHOUSES
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from api.bot.app import BotHolder
 from api.bot.report import facts_for, tenant_grids
-from tests.bot.conftest import BOTH_SELLER, WB_SELLER, Platform
+from tests.bot.sync_platform import BOTH_SELLER, WB_SELLER, Platform
 
 WB_CHAT, BOTH_CHAT, STRANGER = 701, 702, 703
 

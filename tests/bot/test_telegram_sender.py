@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,10 @@ def control(server: SandboxServer) -> TelegramControl:
 
 
 def make_sender(
-    server: SandboxServer, inactive: list[tuple[int, str]] | None = None, **kw: Any
+    server: SandboxServer,
+    inactive: list[tuple[int, str]] | None = None,
+    time_scale: float = SCALE,
+    **kw: Any,
 ) -> TelegramSender:
     base = server.urls["telegram"]
     request = HTTPXRequest(connection_pool_size=32, read_timeout=1.0, write_timeout=1.0)
@@ -57,7 +61,7 @@ def make_sender(
         if inactive is not None:
             inactive.append((chat_id, reason))
 
-    return TelegramSender(bot, on_inactive=remember, time_scale=SCALE, **kw)
+    return TelegramSender(bot, on_inactive=remember, time_scale=time_scale, **kw)
 
 
 def fault(server: SandboxServer, **rule: Any) -> None:
@@ -224,3 +228,46 @@ def test_blocking_sender_and_the_database_marker(
     with session_factory(url)() as session:
         assert [c.chat_id for c in active_chats(session, "alpha")] == [160]
     engine_for(url).dispose()
+
+
+def test_a_group_upgraded_to_a_supergroup_is_followed(
+    server: SandboxServer, control: TelegramControl
+) -> None:
+    control.add_chats([{"id": -170, "type": "group", "title": "Склад"}])
+    control.migrate(-170, -1001700)
+    moves: list[tuple[int, int]] = []
+
+    async def scenario() -> list[Any]:
+        sender = make_sender(server)
+        sender.on_migrated = lambda old, new: moves.append((old, new))
+        async with sender:
+            return [await sender.send_message(-170, "report"), await sender.send_message(-170, "again")]
+
+    first, second = asyncio.run(scenario())
+    assert first.sent and second.sent
+    assert moves == [(-170, -1001700)]  # recorded once; the second send went straight to the new id
+    assert [c["error_code"] for c in control.outbox(-170)["calls"]] == [400]
+    assert [c["params"]["text"] for c in control.sent(-1001700)] == ["report", "again"]
+
+
+def test_at_real_limits_telegram_never_sees_more_than_30_a_second() -> None:
+    with SandboxServer(time_scale=1.0) as server:
+        TelegramControl(server.control_url, TOKEN).add_chats(
+            [{"id": 5000 + i, "type": "private"} for i in range(75)]
+        )
+
+        async def scenario() -> list[Any]:
+            async with make_sender(server, time_scale=1.0) as sender:
+                return list(
+                    await asyncio.gather(*(sender.send_message(5000 + i, "report") for i in range(75)))
+                )
+
+        started = time.monotonic()
+        results = asyncio.run(scenario())
+        elapsed = time.monotonic() - started
+        log = requests.get(server.control_url + "/requests?service=telegram", timeout=10).json()
+    assert all(r.sent for r in results)
+    handled = sorted(e["time"] for e in log if e["path"] == "/sendMessage")
+    assert len(handled) == 75  # no 429, no retry
+    assert max(sum(1 for t in handled if start <= t < start + 1.0) for start in handled) <= 30
+    assert 1.5 <= elapsed < 10  # 75 at 30 a second after a burst of 30: at least 1.5 s

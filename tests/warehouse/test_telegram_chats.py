@@ -96,3 +96,16 @@ def test_unlink_by_row_id_is_scoped_to_the_tenant(session: Session, app_url: str
             assert scoped.execute(text("select count(*) from telegram_chats")).scalar() == 0
     tc.unlink_chat(session, "alpha", chat.id)
     assert tc.list_chats(session, "alpha") == []
+
+
+def test_an_upgraded_group_keeps_its_link_under_the_new_id(session: Session) -> None:
+    tc.link_chat(session, "alpha", -170, kind="group", title="Склад")
+    tc.update_chat_settings(session, -170, report_mode="alerts")
+    tc.move_chat(session, -170, -1001700)
+    moved = tc.chat_by_telegram_id(session, -1001700)
+    assert moved is not None and (moved.kind, moved.report_mode, moved.tenant_id) == (
+        "supergroup",
+        "alerts",
+        "alpha",
+    )
+    assert tc.chat_by_telegram_id(session, -170) is None

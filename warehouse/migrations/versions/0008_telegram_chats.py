@@ -63,7 +63,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_telegram_chats_user_id_users"), ondelete="SET NULL"
+            ["user_id"], ["users.id"], name=op.f("fk_telegram_chats_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_telegram_chats")),
         sa.UniqueConstraint("chat_id", name=op.f("uq_telegram_chats_chat_id")),
@@ -84,7 +84,7 @@ def upgrade() -> None:
             ["created_by"],
             ["users.id"],
             name=op.f("fk_telegram_link_codes_created_by_users"),
-            ondelete="SET NULL",
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
