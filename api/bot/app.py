@@ -9,7 +9,7 @@ import logging
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from api.bot import handlers
+from api.bot import handlers, report_command
 from api.bot.texts import COMMANDS
 from api.bot.updates import PerChatOrder
 from api.dagster_client import DagsterClient
@@ -69,6 +69,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("sync", handlers.sync),
         ("stock", handlers.stock),
         ("low", handlers.low),
+        ("report", report_command.report),
         ("export", handlers.export),
         ("settings", handlers.settings_command),
         ("connect", handlers.connect),
