@@ -12,7 +12,9 @@ per cell, and each cell recovers or fails clean — 0 partial sheets, 0 lost or 
 * Stripe: a checkout through the API for a new tenant (its Stripe customer is created on the
   way). A recovered cell answers 200; a failed one a 502 `billing_unavailable`, never a 500; the
   seller's next try succeeds, and the tenant has exactly one Stripe customer either way.
-* Telegram: there is no `sandbox/telegram` on this branch yet, so it has no column.
+* Telegram: one report message to a linked chat through the one paced sender. A recovered cell
+  delivers it once; a failed one returns `failed`/`deferred` without raising (a sync never fails
+  on Telegram) and the next try delivers it once — never twice, never lost.
 
 Client timeouts are set to 3 s (settings) so a `timeout` cell costs seconds, not minutes.
 """
@@ -36,9 +38,11 @@ from api.main import create_app
 from assets.runs import run_sync
 from definitions import build_definitions
 from resources.stripe_billing import StripeBilling
+from resources.telegram_sender import BlockingTelegramSender
 from sandbox.generate import generate_scenario
 from sandbox.scenario import parse_scenario
 from sandbox.server import SandboxServer
+from sandbox.telegram.control import TelegramControl
 from settings import Settings
 from tests.api.conftest import JWT_SECRET, register
 from warehouse.app_db import migrate, session_factory
@@ -51,6 +55,8 @@ WB_TENANT, OZON_TENANT = "seller-1-severnyi-len", "ozon-only"
 SELLERS = {WB_TENANT: ("seller-1-severnyi-len", "wildberries"), OZON_TENANT: ("seller-2-urban-fox", "ozon")}
 BOOKS = {WB_TENANT: "book-wb", OZON_TENANT: "book-ozon"}
 STRIPE_KEY = "sk_test_faults"
+BOT_TOKEN = "7000031:AAH" + "f" * 32
+CHAT = 424242
 TIMEOUT = 3.0
 KINDS = {  # column → the sandbox's fault rule (sandbox/faults.py)
     "429": {"kind": "429"},
@@ -67,6 +73,7 @@ TARGETS = {
     "Ozon": {"service": "ozon", "endpoint": "*"},
     "Sheets": {"service": "sheets", "endpoint": "*:batchUpdate"},
     "Stripe": {"service": "stripe", "endpoint": "/v1/customers"},
+    "Telegram": {"service": "telegram", "endpoint": "/sendMessage"},
 }
 pytestmark = pytest.mark.timeout(900)
 
@@ -89,6 +96,7 @@ class Matrix:
             marketplace_read_timeout_seconds=TIMEOUT,
             sheets_timeout_seconds=TIMEOUT,
             stripe_timeout_seconds=TIMEOUT,
+            telegram_bot_token=BOT_TOKEN,
         ).sandbox_urls(server.urls)
         self.defs = build_definitions(self.settings, retry_delay_seconds=0.05)
 
@@ -150,15 +158,18 @@ class Matrix:
         return {(str(s), m): int(u) for s, m, _, _, u in rows}, sum(c - d for _, _, c, d, _ in rows)
 
     def sheet(self, tenant: str) -> dict[str, list[list[Any]]]:
+        """The stock worksheets (the supply plan's worksheet is its own publish, checked elsewhere)."""
         book = self.control("GET", f"/sheets/spreadsheets/{BOOKS[tenant]}")
-        return {tab["title"]: tab["values"] for tab in book["sheets"] if tab["title"] != "Sheet1"}
+        return {tab["title"]: tab["values"] for tab in book["sheets"] if tab["title"] in STOCK_TABS}
+
+
+STOCK_TABS = {"Wildberries": "wildberries", "Ozon": "ozon"}
 
 
 def sheet_totals(sheet: dict[str, list[list[Any]]]) -> dict[str, int]:
     """Σ of the `Остатки (всего)` column (H) of each worksheet."""
-    titles = {"Wildberries": "wildberries", "Ozon": "ozon"}
     return {
-        titles[title]: int(sum(row[7] or 0 for row in rows[2:] if len(row) > 7))
+        STOCK_TABS[title]: int(sum(row[7] or 0 for row in rows[2:] if len(row) > 7))
         for title, rows in sheet.items()
     }
 
@@ -248,13 +259,33 @@ def test_every_service_and_fault_recovers_or_fails_clean(matrix: Any) -> None:
         lost_or_duplicated += abs(len(customers) - 1)
         return "recovered" if first.status_code == 200 else "failed clean"
 
+    telegram = TelegramControl(m.server.control_url, BOT_TOKEN)
+    telegram.add_chats([{"id": CHAT, "type": "private"}])
+
+    def telegram_cell(kind: str) -> str:
+        nonlocal lost_or_duplicated
+        text = f"Отчёт {kind}: 12 товаров, 340 шт."
+        m.control("POST", "/faults", {**TARGETS["Telegram"], **KINDS[kind], "count": 1})
+        with BlockingTelegramSender.from_settings(m.settings) as sender:
+            first = sender.send_message(CHAT, text)  # never raises: a sync goes on without Telegram
+            m.control("DELETE", "/faults")
+            if not first.sent:
+                again = sender.send_message(CHAT, text)  # the next delivery attempt
+                assert again.sent, (kind, again)
+        copies = [
+            c for c in telegram.sent(CHAT) if c["method"] == "sendMessage" and c["params"]["text"] == text
+        ]
+        lost_or_duplicated += abs(len(copies) - 1)
+        return "recovered" if first.sent else "failed clean"
+
+    cells: dict[str, Callable[[str], str]] = {"Stripe": stripe_cell, "Telegram": telegram_cell}
     with client:
         for service in TARGETS:
             table[service] = {}
             for kind in KINDS:
                 run: Callable[[], str] = (
-                    (lambda k=kind: stripe_cell(k))
-                    if service == "Stripe"
+                    (lambda s=service, k=kind: cells[s](k))
+                    if service in cells
                     else (lambda s=service, k=kind: sync_cell(s, k))
                 )
                 started = time.perf_counter()
@@ -265,7 +296,7 @@ def test_every_service_and_fault_recovers_or_fails_clean(matrix: Any) -> None:
                 )
 
     width = max(len(k) for k in KINDS) + 2
-    lines = ["", "fault matrix (one operation per cell; Telegram: no sandbox on this branch)"]
+    lines = ["", "fault matrix (one operation per cell)"]
     lines.append("service  " + "".join(k.ljust(width + 2) for k in KINDS))
     for service, cells in table.items():
         lines.append(
