@@ -20,6 +20,7 @@ from api.dagster_client import DagsterClient
 from api.errors import ApiError
 from api.metrics import ApiMetrics, metrics_allowed
 from api.middleware import RequestContextMiddleware
+from api.principal_cache import ForgetPrincipalsOnWrite, cache_for
 from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
 from api.routes import API_PREFIX, auth, billing, credentials, health, products, sync, tenants, webhooks
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import polars  # noqa: F401
 
         yield
+        app.state.principals.flush(app.state.quota, settings)  # calls counted but not yet stored
         dagster.close()
 
     app = FastAPI(
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limits = RateLimits(settings)
     app.state.dagster = dagster
     app.state.quota = ApiQuota(settings)
+    app.state.principals = cache_for(settings)
     app.state.billing = billing_from_settings(settings)
     metrics = ApiMetrics(settings)
     app.state.metrics = metrics
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(QuotaHeadersMiddleware)
+    app.add_middleware(ForgetPrincipalsOnWrite)
     # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

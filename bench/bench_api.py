@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument(
+        "--profile", default="", help="py-spy the API during the first measurement into this SVG/txt file"
+    )
     parser.add_argument("--app-db", default="", help="PostgreSQL URL for the app database (default: SQLite)")
     parser.add_argument(
         "--pg-url",
@@ -215,6 +218,12 @@ def main() -> None:
                 },
             ).json()
             tenant = registered["user"]["tenant_id"]
+            # The whole catalogue is listed on the enterprise plan (a starter plan shows 100).
+            from warehouse.app_db import session_factory
+            from warehouse.tenants import set_tier
+
+            with session_factory(app_db)() as session:
+                set_tier(session, tenant, "enterprise")
             rows = seed_mart(warehouse_url, tenant, args.products, args.warehouses)
             headers = {"Authorization": f"Bearer {registered['access_token']}"}
             first = httpx.get(f"{base}/products/", headers=headers).json()
@@ -226,6 +235,14 @@ def main() -> None:
                 f"{args.concurrency} connections, {args.seconds:g} s each, loopback, 1 uvicorn worker",
                 flush=True,
             )
+            spy = None
+            if args.profile:
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "--pid", str(api.pid), "--duration", str(int(args.seconds) + 2),
+                     "--format", "raw" if args.profile.endswith(".txt") else "flamegraph",
+                     "--output", args.profile, "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
             results = [
                 measure(
                     "GET /api/v1/products/ (page 1 of 50)",
@@ -242,6 +259,8 @@ def main() -> None:
                     args.concurrency,
                 ),
             ]
+            if spy is not None:
+                spy.wait(timeout=60)
         finally:
             api.terminate()
             api.wait(timeout=20)
