@@ -19,6 +19,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.partitions import tenant_tier_partitions
 from assets.target import SyncTarget, resolve
+from pipelines.destination import loader_file_format
 from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError
 from pipelines.ozon import ozon_source
 from pipelines.ozon.helpers import OzonUrls
@@ -71,7 +72,12 @@ def _load(
 ) -> Iterator[Any]:
     """Run dagster-dlt; a marketplace failure becomes a Failure a seller can read, keys never shown."""
     try:
-        yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+        yield from dlt_resource.run(
+            context=context,
+            dlt_source=source,
+            dlt_pipeline=pipeline,
+            loader_file_format=loader_file_format(pipeline),
+        )
     except PipelineStepFailed as exc:
         pipeline.abort_packages()
         cause = marketplace_cause(exc)
