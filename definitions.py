@@ -44,7 +44,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
             sheet_files,
             sheet_publication,
         ],
-        jobs=[build_sync_job(retry_delay_seconds)],
+        jobs=[build_sync_job(retry_delay_seconds, settings.sync_executor)],
         schedules=SCHEDULES,
         sensors=[tenant_partitions_sensor, sync_run_succeeded, sync_run_failed, outgoing_webhooks],
         resources={
