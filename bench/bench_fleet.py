@@ -15,8 +15,9 @@ Reported: sustained syncs per hour (finished runs ÷ first start to last end), C
 (every process of the daemon, webserver and code server, runs included; the sandbox excluded),
 queue wait (created → started) p50/p95 for starters and for the enterprise runs.
 `--executor multiprocess --serial-dequeue` is Dagster's defaults (a process per step, runs
-launched one at a time), the before of the cut; `--code-server` serves the definitions from one long-lived `dagster code-server` instead
-of servers the daemon and webserver each start from `workspace.yaml`.
+launched one at a time), the before of the cut; `--code-server` serves the definitions from one
+long-lived `dagster code-server` instead of servers the daemon and webserver each start from
+`workspace.yaml`.
 """
 
 from __future__ import annotations
