@@ -51,7 +51,7 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
             supply_plan_publication,
             telegram_report,
         ],
-        jobs=[build_sync_job(retry_delay_seconds)],
+        jobs=[build_sync_job(retry_delay_seconds, settings.sync_executor)],
         schedules=SCHEDULES,
         sensors=[
             tenant_partitions_sensor,

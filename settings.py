@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # Failed sign-ins per account (from any IP) before it is locked for the rest of the window;
     # attempts while locked are not counted, so a lock never outlasts one window.
     rate_limit_login_account: str = "10/15minutes"
+    # How long the product list may answer from a cached sign-in check (api/principal_cache.py):
+    # a sign-in revoked elsewhere stops reading within this many seconds; 0 asks every time.
+    principal_cache_seconds: float = Field(5.0, ge=0, le=5)
+    # How a sync run executes its steps: `in_process` (one process per run) or Dagster's
+    # `multiprocess` (a process per step; more CPU per run, steps of both marketplaces in parallel).
+    sync_executor: Literal["in_process", "multiprocess"] = "in_process"
     # production: /metrics answers only `Authorization: Bearer <this>`; without it, /metrics is off.
     metrics_token: str = ""
     # The Dagster webserver's GraphQL endpoint: the API launches and watches syncs through it.

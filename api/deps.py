@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -93,14 +93,32 @@ def limit_auth_by_ip(request: Request, limits: LimitsDep) -> None:
 BearerToken = Annotated[str | None, Security(oauth2)]
 
 
+# Access tokens verified before, by their exact text: checking the signature again on every
+# request of a polling client was a tenth of the product list's time. Expiry is checked on
+# every use; the secret is part of the key, so rotating it invalidates every entry.
+_verified: dict[tuple[str, str], TokenClaims] = {}
+_VERIFIED_MAX = 20_000
+
+
 def access_claims(settings: Settings, token: str | None) -> TokenClaims:
     """The claims of a valid access token; 401 with a Bearer challenge otherwise."""
     if not token:
         raise ApiError(401, "not_authenticated", headers=BEARER_CHALLENGE)
+    key = (settings.jwt_secret, token)
+    claims = _verified.get(key)
+    if claims is not None:
+        if claims.expires_at > datetime.now(UTC):
+            return claims
+        _verified.pop(key, None)
+        raise ApiError(401, "token_expired", headers=BEARER_CHALLENGE)
     try:
-        return decode_token(settings.jwt_secret, token, kind="access")
+        claims = decode_token(settings.jwt_secret, token, kind="access")
     except TokenError as exc:
         raise ApiError(401, exc.code, headers=BEARER_CHALLENGE) from None
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[key] = claims
+    return claims
 
 
 async def get_claims(settings: SettingsDep, token: BearerToken) -> TokenClaims:

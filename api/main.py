@@ -22,6 +22,7 @@ from api.dagster_client import DagsterClient
 from api.errors import ApiError
 from api.metrics import ApiMetrics, metrics_allowed
 from api.middleware import RequestContextMiddleware
+from api.principal_cache import ForgetPrincipalsOnWrite, cache_for
 from api.quota import ApiQuota, QuotaHeadersMiddleware
 from api.rate_limit import RateLimits
 from api.routes import (
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         yield
         await app.state.telegram.close()
+        app.state.principals.flush(app.state.quota, settings)  # calls counted but not yet stored
         dagster.close()
 
     app = FastAPI(
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limits = RateLimits(settings)
     app.state.dagster = dagster
     app.state.quota = ApiQuota(settings)
+    app.state.principals = cache_for(settings)
     app.state.billing = billing_from_settings(settings)
     app.state.telegram = BotHolder(settings)
     metrics = ApiMetrics(settings)
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         AdmissionLimit, max_in_flight=settings.api_max_in_flight, wait_seconds=settings.api_queue_seconds
     )
+    app.add_middleware(ForgetPrincipalsOnWrite)
     # Added last, so it is outermost: it sees (and stamps) every response, CORS preflights included.
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -85,16 +85,23 @@ class ApiQuota:
     def count(self, session: Session, tenant_id: str, tier: str, now: datetime | None = None) -> QuotaState:
         now = now or datetime.now(UTC)
         period, reset_at = period_of(now)
-        used = self._count_redis(tenant_id, period, reset_at) if self.redis is not None else None
+        return QuotaState(PLANS[tier].api_calls_per_month, self.add(session, tenant_id, period), reset_at)
+
+    def add(self, session: Session, tenant_id: str, period: str, calls: int = 1) -> int:
+        """Count `calls` more calls this period; the period's total with them."""
+        _, reset_at = period_of(datetime.now(UTC))
+        used = self._count_redis(tenant_id, period, reset_at, calls) if self.redis is not None else None
         if used is None and self.engine is not None:
             with self.engine.connect() as connection:
                 # Plain SQL: building the same upsert with SQLAlchemy Core cost ~1 ms a request
                 # more than the round trip itself (bench/bench_billing.py).
-                found = connection.exec_driver_sql(PG_UPSERT, {"tenant": tenant_id, "period": period})
+                found = connection.exec_driver_sql(
+                    PG_UPSERT, {"tenant": tenant_id, "period": period, "calls": calls}
+                )
                 used = int(found.scalar_one())
         if used is None:
-            used = add_call(session, tenant_id, period)
-        return QuotaState(PLANS[tier].api_calls_per_month, used, reset_at)
+            used = add_call(session, tenant_id, period, calls)
+        return used
 
     def used(self, session: Session, tenant_id: str, now: datetime | None = None) -> int:
         """This period's calls so far, from where `count` keeps them (Redis when configured)."""
@@ -108,12 +115,12 @@ class ApiQuota:
                 log.warning("quota counter storage unavailable: %s", type(exc).__name__)
         return calls_this_period(session, tenant_id, now)
 
-    def _count_redis(self, tenant_id: str, period: str, reset_at: datetime) -> int | None:
+    def _count_redis(self, tenant_id: str, period: str, reset_at: datetime, calls: int = 1) -> int | None:
         key = redis_key(tenant_id, period)
         try:
             assert self.redis is not None
             pipe = self.redis.pipeline()
-            pipe.incr(key)
+            pipe.incrby(key, calls)
             pipe.expireat(key, int(reset_at.timestamp()) + 86_400)
             return int(pipe.execute()[0])
         except Exception as exc:  # Redis down: count in the database instead of failing requests
@@ -122,8 +129,8 @@ class ApiQuota:
 
 
 PG_UPSERT = (
-    "INSERT INTO api_usage (tenant_id, period, calls) VALUES (%(tenant)s, %(period)s, 1) "
-    "ON CONFLICT (tenant_id, period) DO UPDATE SET calls = api_usage.calls + 1 RETURNING calls"
+    "INSERT INTO api_usage (tenant_id, period, calls) VALUES (%(tenant)s, %(period)s, %(calls)s) "
+    "ON CONFLICT (tenant_id, period) DO UPDATE SET calls = api_usage.calls + EXCLUDED.calls RETURNING calls"
 )
 
 
@@ -131,19 +138,19 @@ def redis_key(tenant_id: str, period: str) -> str:
     return f"stock-tracker:api-calls:{tenant_id}:{period}"
 
 
-def _upsert(insert: Any, tenant_id: str, period: str) -> Any:
+def _upsert(insert: Any, tenant_id: str, period: str, calls: int = 1) -> Any:
     return (
         insert(ApiUsage)
-        .values(tenant_id=tenant_id, period=period, calls=1)
-        .on_conflict_do_update(index_elements=["tenant_id", "period"], set_={"calls": ApiUsage.calls + 1})
+        .values(tenant_id=tenant_id, period=period, calls=calls)
+        .on_conflict_do_update(index_elements=["tenant_id", "period"], set_={"calls": ApiUsage.calls + calls})
         .returning(ApiUsage.calls)
     )
 
 
-def add_call(session: Session, tenant_id: str, period: str) -> int:
-    """One more call this period in the request's session (SQLite); returns the period's count."""
+def add_call(session: Session, tenant_id: str, period: str, calls: int = 1) -> int:
+    """`calls` more calls this period in the request's session (SQLite); returns the period's count."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    calls = int(session.execute(_upsert(insert, tenant_id, period)).scalar_one())
+    calls = int(session.execute(_upsert(insert, tenant_id, period, calls)).scalar_one())
     session.commit()
     return calls
 
@@ -164,7 +171,14 @@ def enforce(request: Request, session: Session, tenant: Tenant, subscription: Su
     if gate.read_only and request.method not in READ_METHODS:
         raise ApiError(403, "subscription_read_only")
     now = datetime.now(UTC)
-    state = request.app.state.quota.count(session, tenant.id, tenant.tier, now)
+    period, _ = period_of(now)
+    check(request, tenant.tier, request.app.state.quota.add(session, tenant.id, period), now)
+
+
+def check(request: Request, tier: str, used: int, now: datetime) -> None:
+    """Stamp the quota headers for `used` calls this month; 429 past the plan's limit."""
+    _, reset_at = period_of(now)
+    state = QuotaState(PLANS[tier].api_calls_per_month, used, reset_at)
     headers = state.headers(now)
     request.scope.setdefault("state", {})[HEADERS_KEY] = headers
     if state.used > state.limit:

@@ -20,6 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from assets.partitions import tenant_tier_partitions
 from assets.target import SyncTarget, resolve
+from pipelines.destination import loader_file_format
 from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError, MarketplaceError
 from pipelines.ozon import ozon_source
 from pipelines.ozon.helpers import OzonUrls
@@ -80,7 +81,12 @@ def _load(
     and a key refused there must not be retried like a network error."""
     try:
         source = make_source()
-        yield from dlt_resource.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+        yield from dlt_resource.run(
+            context=context,
+            dlt_source=source,
+            dlt_pipeline=pipeline,
+            loader_file_format=loader_file_format(pipeline),
+        )
     except (PipelineStepFailed, MarketplaceError) as exc:
         pipeline.abort_packages()
         cause = marketplace_cause(exc)

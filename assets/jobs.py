@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import AssetKey, AssetSelection, Backoff, RetryPolicy, define_asset_job
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    Backoff,
+    RetryPolicy,
+    define_asset_job,
+    in_process_executor,
+    multiprocess_executor,
+)
 
 from assets.hooks import report_failure
 from assets.ingest import RAW_KEYS
@@ -33,7 +41,7 @@ def sync_tags(tenant: str, tier: str, trigger: str) -> dict[str, str]:
     return {"tenant": tenant, "tier": tier, "trigger": trigger, "dagster/priority": str(TIER_PRIORITY[tier])}
 
 
-def build_sync_job(retry_delay_seconds: float):  # type: ignore[no-untyped-def]
+def build_sync_job(retry_delay_seconds: float, executor: str = "in_process"):  # type: ignore[no-untyped-def]
     return define_asset_job(
         SYNC_JOB,
         selection=AssetSelection.groups("wildberries_raw", "ozon_raw", "stock_model", "sheet", "telegram"),
@@ -43,4 +51,8 @@ def build_sync_job(retry_delay_seconds: float):  # type: ignore[no-untyped-def]
         # (they raise Failure(allow_retries=False)).
         op_retry_policy=RetryPolicy(max_retries=2, delay=retry_delay_seconds, backoff=Backoff.EXPONENTIAL),
         hooks={report_failure},
+        # One process per run, every step in it. Dagster's default (multiprocess) starts a Python
+        # process per step, each importing the definitions (Dagster, dlt, Polars) again: for a
+        # starter tenant's small sync that start-up was most of the run's CPU (bench/bench_fleet.py).
+        executor_def=in_process_executor if executor == "in_process" else multiprocess_executor,
     )

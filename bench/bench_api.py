@@ -3,12 +3,13 @@
     uv run python bench/bench_api.py [--products 10000] [--warehouses 8] [--seconds 10]
                                      [--concurrency 32] [--warehouse duckdb|postgres]
 
-Both servers run the same way (uvicorn, one worker, each in its own process) on loopback, one
-after the other in this run; the load generator (aiohttp, keep-alive, `--concurrency` requests in
-flight) runs in this process. The API runs as `stock-tracker api` serves it: JSON access logs on
-(to /dev/null), auth, rate limit, tenant-scoped reads; the tenant's stock model is seeded straight
-into the mart (10 000 products × `--warehouses` warehouses). The app database is the embedded
-default (SQLite) unless `--app-db` names a PostgreSQL database.
+Both servers run the same way (uvicorn, one worker, each in its own process) on loopback, measured
+in alternating slices (`--rounds`) so both see the same load on a shared machine; the load
+generator (aiohttp, keep-alive, `--concurrency` requests in flight) runs in this process.
+The API runs as `stock-tracker api` serves it: JSON access logs on (to /dev/null), auth, rate
+limit, tenant-scoped reads; the tenant (on the enterprise plan, so the whole catalogue is listed)
+has its stock model seeded straight into the mart (10 000 products × `--warehouses` warehouses).
+The app database is the embedded default (SQLite) unless `--app-db` names a PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -127,24 +128,39 @@ async def load(
     return latencies, errors
 
 
-def measure(name: str, url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict:
-    asyncio.run(load(url, headers, min(2.0, seconds / 3), concurrency))  # warm-up
-    latencies, errors = asyncio.run(load(url, headers, seconds, concurrency))
-    ordered = sorted(latencies)
-    result = {
-        "name": name,
-        "rps": len(latencies) / seconds,
-        "p50": statistics.median(ordered) * 1000,
-        "p99": ordered[int(len(ordered) * 0.99) - 1] * 1000,
-        "requests": len(latencies),
-        "errors": errors,
-    }
-    print(
-        f"{name:<42} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   p99 {result['p99']:7.2f} ms"
-        f"   ({result['requests']} requests, {errors} non-200)",
-        flush=True,
-    )
-    return result
+def measure(
+    targets: list[tuple[str, str, dict[str, str]]], seconds: float, concurrency: int, rounds: int
+) -> list[dict]:
+    """Each target for `seconds` in all, in `rounds` alternating slices: the machine is shared,
+    so every target sees the same load over the run (a ratio of two runs minutes apart measures
+    the neighbours)."""
+    for _, url, headers in targets:
+        asyncio.run(load(url, headers, min(2.0, seconds / 3), concurrency))  # warm-up
+    gathered: dict[str, tuple[list[float], int]] = {name: ([], 0) for name, _, _ in targets}
+    for _ in range(rounds):
+        for name, url, headers in targets:
+            latencies, errors = asyncio.run(load(url, headers, seconds / rounds, concurrency))
+            previous, counted = gathered[name]
+            gathered[name] = (previous + latencies, counted + errors)
+    results = []
+    for name, _, _ in targets:
+        latencies, errors = gathered[name]
+        ordered = sorted(latencies)
+        result = {
+            "name": name,
+            "rps": len(latencies) / seconds,
+            "p50": statistics.median(ordered) * 1000,
+            "p99": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+            "requests": len(latencies),
+            "errors": errors,
+        }
+        print(
+            f"{name:<50} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   "
+            f"p99 {result['p99']:7.2f} ms   ({result['requests']} requests, {errors} non-200)",
+            flush=True,
+        )
+        results.append(result)
+    return results
 
 
 @contextmanager
@@ -172,7 +188,11 @@ def main() -> None:
     parser.add_argument("--warehouses", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating slices per target")
     parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument(
+        "--profile", default="", help="py-spy the API during the first measurement into this SVG/txt file"
+    )
     parser.add_argument("--app-db", default="", help="PostgreSQL URL for the app database (default: SQLite)")
     parser.add_argument(
         "--pg-url",
@@ -215,6 +235,12 @@ def main() -> None:
                 },
             ).json()
             tenant = registered["user"]["tenant_id"]
+            # The whole catalogue is listed on the enterprise plan (a starter plan shows 100).
+            from warehouse.app_db import session_factory
+            from warehouse.tenants import set_tier
+
+            with session_factory(app_db)() as session:
+                set_tier(session, tenant, "enterprise")
             rows = seed_mart(warehouse_url, tenant, args.products, args.warehouses)
             headers = {"Authorization": f"Bearer {registered['access_token']}"}
             first = httpx.get(f"{base}/products/", headers=headers).json()
@@ -226,39 +252,38 @@ def main() -> None:
                 f"{args.concurrency} connections, {args.seconds:g} s each, loopback, 1 uvicorn worker",
                 flush=True,
             )
-            results = [
-                measure(
-                    "GET /api/v1/products/ (page 1 of 50)",
-                    f"{base}/products/",
-                    headers,
+            spy = None
+            if args.profile:
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "--pid", str(api.pid), "--duration", str(int(args.seconds * 3) + 6),
+                     "--format", "raw" if args.profile.endswith(".txt") else "flamegraph",
+                     "--output", args.profile, "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            trivial_server = serve(["bench_api:trivial", "--app-dir", str(REPO / "bench")], env, trivial_port)
+            try:
+                results = measure(
+                    [
+                        ("GET /api/v1/products/ (page 1 of 50)", f"{base}/products/", headers),
+                        (
+                            "GET /api/v1/products/?search=ART-0099&sort=-stock",
+                            f"{base}/products/?search=ART-0099&sort=-stock",
+                            headers,
+                        ),
+                        ("GET /ping (trivial FastAPI endpoint)", f"http://127.0.0.1:{trivial_port}/ping", {}),
+                    ],
                     args.seconds,
                     args.concurrency,
-                ),
-                measure(
-                    "GET /api/v1/products/?search=ART-0099&sort=-stock",
-                    f"{base}/products/?search=ART-0099&sort=-stock",
-                    headers,
-                    args.seconds,
-                    args.concurrency,
-                ),
-            ]
+                    args.rounds,
+                )
+            finally:
+                trivial_server.terminate()
+                trivial_server.wait(timeout=20)
+            if spy is not None:
+                spy.wait(timeout=60)
         finally:
             api.terminate()
             api.wait(timeout=20)
-        trivial_server = serve(["bench_api:trivial", "--app-dir", str(REPO / "bench")], env, trivial_port)
-        try:
-            results.append(
-                measure(
-                    "GET /ping (trivial FastAPI endpoint)",
-                    f"http://127.0.0.1:{trivial_port}/ping",
-                    {},
-                    args.seconds,
-                    args.concurrency,
-                )
-            )
-        finally:
-            trivial_server.terminate()
-            trivial_server.wait(timeout=20)
         products, baseline = results[0], results[-1]
         print(
             f"products list vs trivial endpoint: {products['rps'] / baseline['rps']:.2f}× the throughput, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import tempfile
 import time
 import uuid
@@ -53,6 +54,18 @@ def sync(
         ),
     )
     elapsed = time.perf_counter() - started
+    if os.environ.get("BENCH_STEPS"):
+        for step in pipeline.last_trace.steps:
+            print("   step", step.step, round((step.finished_at - step.started_at).total_seconds(), 2))
+        info = pipeline.last_trace.last_load_info
+        for package in info.load_packages if info else []:
+            for job in package.jobs["completed_jobs"]:
+                print(
+                    "   job",
+                    job.job_file_info.table_name,
+                    job.job_file_info.file_format,
+                    round(job.elapsed, 2),
+                )
     writing = sum(
         (step.finished_at - step.started_at).total_seconds()
         for step in pipeline.last_trace.steps

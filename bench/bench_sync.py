@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -28,19 +29,43 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def step_seconds(instance: DagsterInstance, run_id: str) -> list[tuple[str, float]]:
+    """Each step's wall time in the run, from Dagster's STEP_SUCCESS events."""
+    from dagster import DagsterEventType
+
+    found = []
+    for record in instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_SUCCESS).records:
+        event = record.event_log_entry.dagster_event
+        if event is not None:
+            found.append((event.step_key or "?", event.event_specific_data.duration_ms / 1000))
+    return found
+
+
 def sync_once(skus: int, warehouses: int, workdir: Path) -> None:
     from assets.runs import run_sync
     from definitions import build_definitions
-    from sandbox.generate import generate_scenario
     from settings import Settings
     from warehouse.app_db import migrate, session_factory
     from warehouse.mart import Mart
     from warehouse.tenants import active_tenants, create_tenant, store_credentials
     from warehouse.vault import CredentialVault
 
-    scenario = generate_scenario(sellers=1, skus=skus, warehouses=warehouses, seed=3)
+    # Generated in a child process: the scenario of a 10 000 × 40 seller is hundreds of MB of
+    # dicts, which would set this process's peak RSS before the sync begins.
     path = workdir / "scenario.json"
-    path.write_bytes(orjson.dumps(scenario))
+    made = subprocess.run(
+        [sys.executable, "-c", "import sys, orjson; from sandbox.generate import generate_scenario; "
+         f"s = generate_scenario(sellers=1, skus={skus}, warehouses={warehouses}, seed=3); "
+         "open(sys.argv[1], 'wb').write(orjson.dumps(s)); "
+         "sys.stdout.buffer.write(orjson.dumps(s['sellers'][0]['credentials']))", str(path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    credentials = orjson.loads(made.stdout)
     cli = str(Path(sys.executable).with_name("stock-tracker"))
     server = subprocess.Popen(
         [cli, "sandbox", "serve", "--scenario", str(path), "--port", "0", "--time-scale", str(SCALE)],
@@ -52,23 +77,21 @@ def sync_once(skus: int, warehouses: int, workdir: Path) -> None:
         assert server.stdout is not None
         urls = json.loads(server.stdout.readline())
         key = Fernet.generate_key().decode()
-        import os
-
         os.environ["STOCK_TRACKER_ENCRYPTION_KEYS"] = key
         settings = Settings(home=workdir, encryption_keys=key, marketplace_time_scale=SCALE).sandbox_urls(
             urls
         )
         migrate(settings.app_database_url)
-        seller = scenario["sellers"][0]
         with session_factory(settings.app_database_url)() as session:
             create_tenant(session, "bench", "Bench")
-            store_credentials(session, CredentialVault([key]), "bench", "wildberries", seller["credentials"])
+            store_credentials(session, CredentialVault([key]), "bench", "wildberries", credentials)
             tenant = active_tenants(session)[0]
         before = peak_mb()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         with DagsterInstance.ephemeral() as instance:
             outcome = run_sync(build_definitions(settings), instance, tenant, "bench")
-        elapsed = time.perf_counter() - started
+            steps = step_seconds(instance, outcome.run_id)
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
         assert outcome.success, outcome.error
         mart = Mart(settings.warehouse_url.replace("{tenant}", "bench"), "bench")
         counts = mart.snapshot_counts()
@@ -77,6 +100,11 @@ def sync_once(skus: int, warehouses: int, workdir: Path) -> None:
             f"full sync, {skus} SKUs × {warehouses} warehouses (sandbox ×{SCALE:g}): {elapsed:.1f} s wall, "
             f"peak RSS {peak_mb():.0f} MB (before the run {before:.0f} MB); "
             f"{counts.snapshot_rows} snapshot rows, {counts.units} units, {counts.orders} order lines"
+        )
+        # Wall time on a shared machine measures the neighbours too; CPU seconds are the sync's.
+        print(
+            f"CPU {cpu:.1f} s of the sync's process (load {os.getloadavg()[0]:.1f}); steps: "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps)
         )
     finally:
         server.terminate()

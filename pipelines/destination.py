@@ -4,6 +4,7 @@ per tenant and marketplace, so tenants never share staging tables or pipeline st
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +12,10 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.common.runtime.collector import LogCollector
 from sqlalchemy.engine import make_url
+
+# Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
+# normalize step (bench/bench_ingest.py). An operator's own setting wins.
+os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
 
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
@@ -50,3 +55,12 @@ def tenant_pipeline(tenant: str, marketplace: str, warehouse_url: str, pipelines
             log_period=10.0, logger=logging.getLogger("stock_tracker.dlt"), dump_system_stats=False
         ),
     )
+
+
+def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
+    """How the load step hands rows to the warehouse. PostgreSQL: CSV through `COPY … FROM STDIN`
+    (dlt's default there is multi-row INSERT statements, ~8× slower than COPY on the same rows,
+    bench/bench_ingest.py); the resources yield Arrow tables, which dlt writes as CSV without a
+    row-by-row pass. The staging tables and merge SQL are dlt's either way. DuckDB: dlt's default
+    (Parquet for Arrow tables)."""
+    return "csv" if pipeline.destination.destination_name == "postgres" else None

@@ -14,6 +14,7 @@ from typing import Any
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.destination import loader_file_format
 from pipelines.http_policy import MarketplaceError
 
 
@@ -42,7 +43,7 @@ def marketplace_cause(exc: BaseException) -> MarketplaceError | None:
 def run_source(pipeline: dlt.Pipeline, make_source: Callable[[], Any]) -> LoadResult:
     """Build the source (its token checks call the marketplace) and load it."""
     try:
-        info = pipeline.run(make_source())
+        info = pipeline.run(make_source(), loader_file_format=loader_file_format(pipeline))
     except MarketplaceError as exc:
         raise SyncError(f"{pipeline.pipeline_name}: {exc}") from exc
     except PipelineStepFailed as exc:

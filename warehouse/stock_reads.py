@@ -148,25 +148,108 @@ METRIC_COLUMNS = (
 
 class ProductTotals:
     """A tenant's product totals (PRODUCT_COLUMNS plus lowercased text for search and sort), and
-    the orders asked for so far: a page of a list sorted before is a filter and a slice."""
+    the orders asked for so far, each cut to the plan's first N products (DESIGN §6a): a page of
+    a list sorted before is a filter and a slice, the plan's cap folded into the same frame."""
 
     def __init__(self, frame: Any) -> None:
         import polars as pl
 
-        self.frame = frame.with_columns(pl.col(c).str.to_lowercase().alias(f"_{c}") for c in TEXT_SORTS)
-        self._sorted: dict[str, Any] = {}
+        self.frame = frame.with_columns(
+            *(pl.col(c).str.to_lowercase().alias(f"_{c}") for c in TEXT_SORTS),
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+        )
+        # Each product once as a dict, and each sorted order as row numbers: a page without a
+        # filter is a list slice, no Polars call (each costs a query plan and a thread handoff).
+        self.rows: list[dict[str, Any]] = frame.select(PRODUCT_COLUMNS).to_dicts()
+        # For the caller's values derived from rows (the API's response items), gone with the totals.
+        self.memo: dict[Any, Any] = {}
+        self._order: dict[tuple[str, int | None], list[int]] = {}
+        self._sorted: dict[tuple[str, int | None], Any] = {}
+        self._capped: dict[int | None, tuple[Any, int]] = {}
+        self._lock = threading.Lock()
 
-    def sorted_by(self, sort: str) -> Any:
-        found = self._sorted.get(sort)
+    def capped(self, plan_products: int | None) -> tuple[Any, int]:
+        """The plan's first `plan_products` products by seller article, and how many are left out."""
+        found = self._capped.get(plan_products)
+        if found is None:
+            from warehouse.plan_products import first_products
+
+            if plan_products is None or self.frame.height <= plan_products:
+                found = (self.frame, 0)
+            else:
+                found = first_products(self.frame, plan_products)
+            with self._lock:
+                self._capped[plan_products] = found
+        return found
+
+    def sorted_by(self, sort: str, plan_products: int | None = None) -> Any:
+        found = self._sorted.get((sort, plan_products))
         if found is None:
             name = sort.lstrip("-")
             key = f"_{name}" if name in TEXT_SORTS else name
-            found = self._sorted[sort] = self.frame.sort(
+            found = self.capped(plan_products)[0].sort(
                 [key, "marketplace", "product_id"],
                 descending=[sort.startswith("-"), False, False],
                 nulls_last=True,
             )
+            with self._lock:
+                self._sorted[(sort, plan_products)] = found
+                self._order[(sort, plan_products)] = found["_row"].to_list()
         return found
+
+    def page_rows(
+        self,
+        where: ProductFilter,
+        *,
+        sort: str = "article",
+        limit: int = 50,
+        offset: int = 0,
+        plan_products: int | None = None,
+    ) -> tuple[list[int], int, int]:
+        """One page as row numbers into `rows`, how many match in all, how many the plan leaves out."""
+        import polars as pl
+
+        if self.frame.is_empty():
+            return [], 0, 0
+        left_out = self.capped(plan_products)[1]
+        conditions = []
+        if where.marketplace:
+            conditions.append(pl.col("marketplace") == where.marketplace)
+        term = (where.search or "").strip().lower()
+        if term:
+            found = pl.lit(False)
+            for column in TEXT_SORTS:
+                found = found | pl.col(f"_{column}").str.contains(term, literal=True).fill_null(False)
+            if term.isdigit() and len(term) <= 18:
+                found = found | (pl.col("product_id") == int(term))
+            conditions.append(found)
+        if where.min_stock is not None:
+            conditions.append(pl.col("stock") >= where.min_stock)
+        if where.max_stock is not None:
+            conditions.append(pl.col("stock") <= where.max_stock)
+        if where.low_stock_only:
+            conditions.append(pl.col("days_of_cover") < where.low_stock_days)
+        ordered = self.sorted_by(sort, plan_products)
+        if not conditions:
+            order = self._order[(sort, plan_products)]
+            return order[offset : offset + limit], len(order), left_out
+        matched = ordered.filter(*conditions)["_row"]  # filtering keeps the order
+        return matched.slice(offset, limit).to_list(), matched.len(), left_out
+
+    def page(
+        self,
+        where: ProductFilter,
+        *,
+        sort: str = "article",
+        limit: int = 50,
+        offset: int = 0,
+        plan_products: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """One page of products, how many match in all, and how many the plan leaves out."""
+        ids, total, left_out = self.page_rows(
+            where, sort=sort, limit=limit, offset=offset, plan_products=plan_products
+        )
+        return [self.rows[i] for i in ids], total, left_out
 
 
 class StockReader:
@@ -205,37 +288,21 @@ class StockReader:
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of products (totals per marketplace × product) and how many match in all; with
         `plan_products`, only the plan's first that many products by seller article."""
-        import polars as pl
+        rows, total, _ = self.product_totals().page(
+            where, sort=sort, limit=limit, offset=offset, plan_products=plan_products
+        )
+        return rows, total
 
-        totals = self.product_totals()
-        if totals.frame.is_empty():
-            return [], 0
-        conditions = []
-        if plan_products is not None and totals.frame.height > plan_products:
-            from warehouse.plan_products import first_products, product_key
-
-            kept, _ = first_products(totals.frame, plan_products)
-            conditions.append(product_key().is_in(kept.select(product_key().alias("_k"))["_k"].implode()))
-        if where.marketplace:
-            conditions.append(pl.col("marketplace") == where.marketplace)
-        term = (where.search or "").strip().lower()
-        if term:
-            found = pl.lit(False)
-            for column in TEXT_SORTS:
-                found = found | pl.col(f"_{column}").str.contains(term, literal=True).fill_null(False)
-            if term.isdigit() and len(term) <= 18:
-                found = found | (pl.col("product_id") == int(term))
-            conditions.append(found)
-        if where.min_stock is not None:
-            conditions.append(pl.col("stock") >= where.min_stock)
-        if where.max_stock is not None:
-            conditions.append(pl.col("stock") <= where.max_stock)
-        if where.low_stock_only:
-            conditions.append(pl.col("days_of_cover") < where.low_stock_days)
-        ordered = totals.sorted_by(sort)
-        matched = ordered.filter(*conditions) if conditions else ordered  # filtering keeps the order
-        page = matched.slice(offset, limit).select(PRODUCT_COLUMNS)
-        return page.to_dicts(), matched.height
+    def cached_totals(self) -> ProductTotals | None:
+        """The totals if this process holds them for the model as it is now (no I/O but a stat)."""
+        key, name = self._version(), (self.url, self.tenant)
+        cached = _totals_cache.get(name)
+        if cached is None or cached[0] != key:
+            return None
+        with _cache_lock:
+            if name in _totals_cache:
+                _totals_cache.move_to_end(name)
+        return cached[1]
 
     def left_out_by_plan(self, product_id: int, marketplace: str, plan_products: int) -> bool:
         """Whether the product is beyond the plan's first `plan_products` by seller article (the

@@ -6,7 +6,7 @@ the marketplace; stock rows carry the snapshot time, so history accumulates unde
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,8 +99,8 @@ def wildberries_source(
     # Resources yield Arrow tables: dlt then skips row-by-row normalizing (~10× faster loads).
     @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge")
     def products() -> Iterator[pa.Table]:
-        rows = [{**common, **size, "barcodes": ",".join(size["barcodes"])} for size in client.sizes()]
-        yield pa.Table.from_pylist(rows, schema=PRODUCTS)
+        rows = ({**size, "barcodes": ",".join(size["barcodes"])} for size in client.sizes())
+        yield from arrow_batches(rows, PRODUCTS, common)
 
     @dlt.resource(
         name="wb_stock",
@@ -115,13 +115,13 @@ def wildberries_source(
                 for field in ("quantity", "in_way_to_client", "in_way_from_client"):
                     merged[key][field] += row[field]
             else:
-                merged[key] = {**common, "snapshot_at": stamp, **row}
-        yield pa.Table.from_pylist(list(merged.values()), schema=STOCK)
+                merged[key] = row
+        yield from arrow_batches(merged.values(), STOCK, {**common, "snapshot_at": stamp})
 
     @dlt.resource(name="wb_orders", primary_key="srid", write_disposition="merge")
     def orders() -> Iterator[pa.Table]:
         since = snapshot_at - timedelta(days=orders_days)
-        yield pa.Table.from_pylist([{**common, **order} for order in client.orders(since)], schema=ORDERS)
+        yield from arrow_batches(client.orders(since), ORDERS, common)
 
     # Replaced each sync: the guard compares it with this sync's stock only.
     @dlt.resource(name="wb_remains", primary_key=("nm_id", "line"), write_disposition="replace")
@@ -130,3 +130,33 @@ def wildberries_source(
         yield pa.Table.from_pylist(rows, schema=REMAINS)
 
     return (products, stock, orders, remains_report) if remains else (products, stock, orders)
+
+
+BATCH_ROWS = 20_000
+
+
+def arrow_batches(
+    rows: Iterable[dict[str, Any]], schema: pa.Schema, constants: dict[str, Any]
+) -> Iterator[pa.Table]:
+    """Rows as Arrow tables of at most BATCH_ROWS, the columns in `constants` (tenant,
+    marketplace, snapshot time) filled once per batch rather than copied into every row's dict:
+    a 10 000-SKU sync held its rows twice over as dicts (bench/bench_sync.py). At least one
+    table, maybe empty, so dlt still sees the resource's columns."""
+    own = pa.schema([f for f in schema if f.name not in constants])
+    batch: list[dict[str, Any]] = []
+    sent = False
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH_ROWS:
+            yield _with_constants(pa.Table.from_pylist(batch, schema=own), schema, constants)
+            batch, sent = [], True
+    if batch or not sent:
+        yield _with_constants(pa.Table.from_pylist(batch, schema=own), schema, constants)
+
+
+def _with_constants(table: pa.Table, schema: pa.Schema, constants: dict[str, Any]) -> pa.Table:
+    columns = {name: table.column(name) for name in table.column_names}
+    for name, value in constants.items():
+        field = schema.field(name)
+        columns[name] = pa.repeat(pa.scalar(value, field.type), table.num_rows)
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)

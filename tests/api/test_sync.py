@@ -50,6 +50,7 @@ def dagster_url(
     dagster_home = home / "dagster"
     dagster_home.mkdir()
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    config.pop("run_queue", None)  # the queue's settings; runs here start at once
     config["run_coordinator"] = {
         "module": "dagster._core.run_coordinator",
         "class": "DefaultRunCoordinator",
