@@ -11,6 +11,7 @@ routes are not counted, so a seller over the quota can still upgrade.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,11 +77,7 @@ class ApiQuota:
         # tenant id comes from the verified token, so this pool needs no row-level scope.
         self.engine: Engine | None = None
         if url.get_backend_name() == "postgresql":
-            self.engine = create_engine(
-                url,
-                isolation_level="AUTOCOMMIT",
-                connect_args={"options": "-c synchronous_commit=off"},
-            )
+            self.engine = _counter_engine(url.render_as_string(hide_password=False))
 
     def count(self, session: Session, tenant_id: str, tier: str, now: datetime | None = None) -> QuotaState:
         now = now or datetime.now(UTC)
@@ -126,6 +123,25 @@ class ApiQuota:
         except Exception as exc:  # Redis down: count in the database instead of failing requests
             log.warning("quota counter storage unavailable: %s", type(exc).__name__)
             return None
+
+
+_counter_engines: dict[str, Engine] = {}
+_counter_engines_lock = threading.Lock()
+
+
+def _counter_engine(url: str) -> Engine:
+    """One counter pool per database and process, like `warehouse.app_db.engine_for`: an app
+    built again (a test, a reload) reuses it instead of leaving a pool of open connections."""
+    with _counter_engines_lock:
+        engine = _counter_engines.get(url)
+        if engine is None:
+            engine = _counter_engines[url] = create_engine(
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_pre_ping=True,
+                connect_args={"options": "-c synchronous_commit=off"},
+            )
+        return engine
 
 
 PG_UPSERT = (
