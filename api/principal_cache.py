@@ -36,7 +36,7 @@ from api.rate_limit import RateLimits
 from api.security import TokenClaims
 from settings import Settings
 from warehouse import users
-from warehouse.billing import subscription_of, sync_gate
+from warehouse.billing import sync_gate
 from warehouse.tenant_scope import tenant_session
 
 MAX_SECONDS = 5.0  # the documented bound on how long a revoked sign-in keeps reading
@@ -167,10 +167,10 @@ def _look_up(
         found = users.signed_in(session, claims.tenant_id, claims.user_id, claims.family_id)
         if found is None or found[1].status == "deleted":
             raise ApiError(401, "invalid_token", headers=BEARER_CHALLENGE)
-        user, tenant, revoked = found
+        user, tenant, revoked, subscription = found
         if revoked:
             raise ApiError(401, "session_revoked", headers=BEARER_CHALLENGE)
-        read_only = sync_gate(subscription_of(session, tenant.id)).read_only
+        read_only = sync_gate(subscription).read_only
         calls = cache.take_pending(tenant.id, period) + 1
         total = request.app.state.quota.add(session, tenant.id, period, calls)
     cache.stored(tenant.id, period, total)
