@@ -15,10 +15,12 @@ from assets.sensors import tenant_partitions_sensor
 from assets.sheet import SheetFiles, sheet_files, sheet_layout, sheet_publication
 from assets.stock import orders_window, stock_metrics, stock_snapshot
 from assets.supply import supply_guard, supply_plan, supply_plan_publication
+from assets.telegram_report import telegram_deliveries, telegram_report
 from assets.webhooks import outgoing_webhooks
 from resources.marketplaces import MarketplaceApis
 from resources.sentry import init_sentry
 from resources.sheets import SheetsPublisher
+from resources.telegram_reports import TelegramReports
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from resources.webhook_sender import WebhookSender
@@ -47,10 +49,17 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
             sheet_files,
             sheet_publication,
             supply_plan_publication,
+            telegram_report,
         ],
         jobs=[build_sync_job(retry_delay_seconds)],
         schedules=SCHEDULES,
-        sensors=[tenant_partitions_sensor, sync_run_succeeded, sync_run_failed, outgoing_webhooks],
+        sensors=[
+            tenant_partitions_sensor,
+            sync_run_succeeded,
+            sync_run_failed,
+            outgoing_webhooks,
+            telegram_deliveries,
+        ],
         resources={
             "dlt": DagsterDltResource(),
             "files": SheetFiles(out_dir=str(settings.output_dir)),
@@ -80,6 +89,11 @@ def build_definitions(settings: Settings | None = None, *, retry_delay_seconds: 
                 ozon_url=settings.ozon_url,
                 time_scale=settings.marketplace_time_scale,
                 read_timeout_seconds=settings.marketplace_read_timeout_seconds,
+            ),
+            "telegram": TelegramReports(
+                app_database_url=_setting(settings, "app_database_url"),
+                api_url=settings.telegram_api_url,
+                time_scale=settings.marketplace_time_scale,
             ),
             "webhooks": WebhookSender(
                 app_database_url=_setting(settings, "app_database_url"),

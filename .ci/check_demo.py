@@ -2,8 +2,10 @@
 
 For each active tenant in the demo's app database: `<output_dir>/<seller>/stock.xlsx` with a worksheet
 per connected marketplace and `<output_dir>/<seller>/<marketplace>.csv` with both header rows and at
-least one product, all written by this demo run (not left over from an earlier one). Prints what it
-found; exits 1 naming every missing or stale file.
+least one product, and `<output_dir>/<seller>/telegram/messages.json` holding the Bot API calls the
+seller's linked chat received, among them an accepted `sendPhoto` whose chart PNG sits beside it;
+all written by this demo run (not left over from an earlier one). Prints what it found; exits 1
+naming every missing or stale file.
 
 Usage: python .ci/check_demo.py --since UNIX_SECONDS
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -54,6 +57,32 @@ def check_seller(folder: Path, marketplaces: tuple[str, ...], since: float) -> l
     return problems
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_telegram(folder: Path, since: float) -> list[str]:
+    path = folder / "telegram" / "messages.json"
+    problems = problems_of(path, since)
+    if problems:
+        return problems
+    try:
+        calls = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [f"{path}: not JSON ({exc})"]
+    photos = [c for c in calls if isinstance(c, dict) and c.get("method") == "sendPhoto" and c.get("ok")]
+    if not photos:
+        methods = [c.get("method") for c in calls if isinstance(c, dict)]
+        return [f"{path}: no accepted sendPhoto among the calls {methods}"]
+    for call in photos:
+        for name in call.get("files", []):
+            png = path.parent / name
+            if not png.is_file() or not png.read_bytes().startswith(PNG_SIGNATURE):
+                problems.append(f"{png}: the chart sent is missing or not a PNG")
+    if not any(call.get("files") for call in photos):
+        problems.append(f"{path}: the sendPhoto calls name no file written beside it")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--since", type=float, required=True, help="when the demo started (Unix seconds)")
@@ -70,16 +99,18 @@ def main() -> int:
     problems: list[str] = []
     for tenant in tenants:
         folder = files.folder(tenant.name)
-        found = check_seller(folder, tenant.marketplaces, since)
+        found = check_seller(folder, tenant.marketplaces, since) + check_telegram(folder, since)
         verdict = "ok" if not found else f"{len(found)} problem(s)"
         print(f"  {tenant.name} ({', '.join(tenant.marketplaces)}): {folder} — {verdict}")
         problems += found
     if problems:
-        print("make demo did not write every seller's sheet files:")
+        print("make demo did not write every seller's sheet files and Telegram messages:")
         for problem in problems:
             print(f"  {problem}")
         return 1
-    print(f"make demo wrote stock.xlsx and the CSVs for all {len(tenants)} demo sellers")
+    print(
+        f"make demo wrote stock.xlsx, the CSVs and telegram/messages.json for all {len(tenants)} demo sellers"
+    )
     return 0
 
 

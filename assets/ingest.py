@@ -8,6 +8,7 @@ built without calling any API).
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from warehouse.app_db import session_factory
 from warehouse.telemetry import FamilyCalls, record_marketplace_calls
+from warehouse.tenants import mark_checked
 
 WB_ORDER_FEED_MAX_DAYS = 30  # WB's order feed looks back at most 31 days
 
@@ -71,6 +73,7 @@ def _load(
     dlt_resource: DagsterDltResource,
     make_source: Callable[[], Any],
     pipeline: dlt.Pipeline,
+    on_refused: Callable[[str], None] | None = None,
 ) -> Iterator[Any]:
     """Build the source and run dagster-dlt; a marketplace failure becomes a Failure a seller can
     read, keys never shown. Built inside: building checks the key with the marketplace (Ozon),
@@ -82,6 +85,8 @@ def _load(
         pipeline.abort_packages()
         cause = marketplace_cause(exc)
         reason = str(cause) if cause else f"{getattr(exc, 'step', 'load')} step failed"
+        if isinstance(cause, MarketplaceAuthError) and on_refused is not None:
+            on_refused(reason)
         raise Failure(
             description=f"Sync failed, previous data kept: {reason}",
             metadata={"endpoint": MetadataValue.text(cause.endpoint if cause else "")},
@@ -124,10 +129,26 @@ def _ingest(
     pipeline = warehouse.pipeline(target.tenant.id, marketplace)
     rows = 0
     try:
-        yield from _load(context, dlt, lambda: build(target, keys, marketplaces.policy(calls)), pipeline)
+        refused = partial(_mark_refused, context, tenants, target.tenant.id, marketplace)
+        # Built inside `_load`: WB and Ozon check the key first, and a refused key marks it invalid.
+        yield from _load(
+            context, dlt, lambda: build(target, keys, marketplaces.policy(calls)), pipeline, refused
+        )
         rows = _rows_loaded(pipeline)
     finally:
         _record_calls(context, tenants, target.tenant.id, marketplace, calls, rows)
+
+
+def _mark_refused(
+    context: AssetExecutionContext, tenants: TenantDirectory, tenant_id: str, marketplace: str, reason: str
+) -> None:
+    """The marketplace refused the stored key: say so on the key (the API's key status, the bot's
+    "key refused" alert) until a new key is stored."""
+    try:
+        with session_factory(tenants.app_database_url)() as session:
+            mark_checked(session, tenant_id, marketplace, status="invalid", message=reason[:500])
+    except Exception as exc:
+        context.log.warning(f"could not mark the {marketplace} key refused: {type(exc).__name__}")
 
 
 def _rows_loaded(pipeline: dlt.Pipeline) -> int:

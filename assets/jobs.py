@@ -19,6 +19,7 @@ MODEL_KEYS = [
     AssetKey("sheet_files"),
     AssetKey("sheet_publication"),
     AssetKey("supply_plan_publication"),
+    AssetKey("telegram_report"),
 ]
 
 
@@ -35,8 +36,9 @@ def sync_tags(tenant: str, tier: str, trigger: str) -> dict[str, str]:
 def build_sync_job(retry_delay_seconds: float):  # type: ignore[no-untyped-def]
     return define_asset_job(
         SYNC_JOB,
-        selection=AssetSelection.groups("wildberries_raw", "ozon_raw", "stock_model", "sheet"),
-        description="Sync one tenant: Wildberries and Ozon raw data, stock snapshot, orders window, metrics.",
+        selection=AssetSelection.groups("wildberries_raw", "ozon_raw", "stock_model", "sheet", "telegram"),
+        description="Sync one tenant: Wildberries and Ozon raw data, stock snapshot, orders window, metrics, "
+        "sheet, Telegram report.",
         # Transient failures (the marketplace down for minutes) get another go; refused keys do not
         # (they raise Failure(allow_retries=False)).
         op_retry_policy=RetryPolicy(max_retries=2, delay=retry_delay_seconds, backoff=Backoff.EXPONENTIAL),

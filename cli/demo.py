@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from cli.billing import CHECKOUT_HINT, setup_sandbox_billing
+from cli.demo_telegram import demo_bot_token, link_demo_chats, write_chat_log
 from cli.sandbox import load_scenario_option
 from cli.sync import console, log_file, print_summary, report_console, shown, sync_tenants
 from settings import get_settings
@@ -71,6 +72,7 @@ def _demo_spreadsheet(server: Any, tenant_id: str) -> str:
 
 def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
     """Run the demo and print its report; True when every tenant's sync succeeded."""
+    from assets.sheet import SheetFiles
     from pipelines.checks import check_credentials
     from sandbox.server import SandboxServer
     from warehouse.app_db import migrate, session_factory
@@ -83,11 +85,16 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
     if out is not None:
         base = base.model_copy(update={"output_dir": out})
     log_path = log_file(base, "demo")
-    with SandboxServer(scenario, time_scale=DEMO_TIME_SCALE) as server:  # type: ignore[arg-type]
+    telegram_logs: list[tuple[str, Path, int, int]] = []
+    with (
+        SandboxServer(scenario, time_scale=DEMO_TIME_SCALE) as server,  # type: ignore[arg-type]
+        demo_bot_token() as bot_token,
+    ):
         settings = base.model_copy(
             update={
                 "marketplace_time_scale": DEMO_TIME_SCALE,
                 "google_service_account_email": DEMO_SERVICE_ACCOUNT,
+                "telegram_bot_token": bot_token,
             }
         ).sandbox_urls(server.urls)
         migrate(settings.app_database_url)
@@ -129,6 +136,8 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
                 )
             for tenant_id in dict.fromkeys(tenant_of.values()):
                 update_settings(session, tenant_id, spreadsheet_id=_demo_spreadsheet(server, tenant_id))
+            names = {tenant_of[s["name"]]: s["name"] for s in scenario["sellers"]}
+            chats = link_demo_chats(server.control_url, session, names)
         console.print(
             f"Sandbox marketplaces at {server.urls['wb_content'].rsplit('/', 1)[0]} "
             f"(limits ×{DEMO_TIME_SCALE:g}); syncing {len(set(tenant_of.values()))} tenants"
@@ -141,12 +150,21 @@ def run_demo(scenario: dict[str, Any] | None, out: Path | None) -> bool:
         )
         tenant_ids = list(dict.fromkeys(tenant_of.values()))
         summaries = sync_tenants(settings, tenant_ids, "demo", log_path, wb_modes)
+        files_of = SheetFiles(out_dir=str(settings.output_dir))
+        for tenant_id, chat in chats.items():
+            folder = files_of.folder(names[tenant_id]) / "telegram"
+            telegram_logs.append((names[tenant_id], *write_chat_log(server.control_url, chat, folder)))
     out = report_console()
     print_summary(summaries, out)
     files = [f for s in summaries for f in s.files]
     out.print("Files written:" if files else "[red]No files written.")
     for path in files:
         out.print(f"  {shown(path)}", highlight=False)
+    for seller, path, calls, sent_files in telegram_logs:
+        out.print(
+            f"Telegram ({seller}): {shown(path)} — {calls} Bot API calls, {sent_files} files beside it",
+            highlight=False,
+        )
     out.print(f"Dagster event log: {shown(log_path)}", highlight=False)
     ok = all(s.status == "ok" for s in summaries)
     if ok:

@@ -1,4 +1,4 @@
-"""What a sync shows while it runs: one progress bar per tenant and stage (ingest, model, sheet),
+"""What a sync shows while it runs: one progress bar per tenant and stage (ingest, model, sheet, telegram),
 driven by the run's own Dagster events; the full event log goes to a file instead of the console."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from dagster import AssetKey, DagsterEventType, Definitions, EventLogEntry
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-STAGES = ("ingest", "model", "sheet")
+STAGES = ("ingest", "model", "sheet", "telegram")
 # Asset groups (assets/) → the stage a seller would name.
 _STAGE_OF_GROUP = {
     "wildberries_raw": "ingest",
     "ozon_raw": "ingest",
     "stock_model": "model",
     "sheet": "sheet",
+    "telegram": "telegram",
 }
 _FILES_ASSET = AssetKey("sheet_files")
 

@@ -4,6 +4,7 @@ written, where Dagster's event log went and what to run next — and no Dagster 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -35,7 +36,7 @@ def test_demo_fits_one_screen_and_says_where_everything_is(tmp_path: Path) -> No
     assert sorted((b[0], b[1], b[-2]) for b in bars) == sorted(
         (tenant, stage, done)
         for tenant, ingest in (("seller-1-severnyi-len", "1/1"), ("seller-2-urban-fox", "2/2"))
-        for stage, done in (("ingest", ingest), ("model", "4/4"), ("sheet", "5/5"))
+        for stage, done in (("ingest", ingest), ("model", "4/4"), ("sheet", "5/5"), ("telegram", "1/1"))
     )
 
     # The summary names the WB mode each seller is served in (one aggregated, one detailed).
@@ -53,12 +54,27 @@ def test_demo_fits_one_screen_and_says_where_everything_is(tmp_path: Path) -> No
     assert len([p for p in listed if p.name == "stock.xlsx"]) == 2
     assert all((tmp_path / p).stat().st_size > 0 for p in listed)
 
+    # Each seller's linked sandbox chat: every Bot API call it received, in order, and the chart
+    # as sent (the report's text, then the chart with its caption, then the alerts that started).
+    telegram = [line for line in result.stdout.splitlines() if line.startswith("Telegram (")]
+    assert len(telegram) == 2
+    for seller in ("seller-1-severnyi-len", "seller-2-urban-fox"):
+        folder = out_dir / seller / "telegram"
+        assert any(f"sheets/{seller}/telegram/messages.json" in line for line in telegram)
+        calls = json.loads((folder / "messages.json").read_text())
+        assert [c["method"] for c in calls][:2] == ["sendMessage", "sendPhoto"]
+        assert all(c["ok"] for c in calls)
+        assert calls[0]["params"]["text"].startswith(f"<b>Отчёт об остатках: {seller}</b>")
+        assert calls[0]["params"]["parse_mode"] == "HTML"
+        (chart,) = calls[1]["files"]
+        assert (folder / chart).read_bytes().startswith(b"\x89PNG")
+
     # The event log went to a file under the home folder, complete.
     [log_line] = [line for line in result.stdout.splitlines() if line.startswith("Dagster event log:")]
     log = tmp_path / log_line.split(": ", 1)[1]
     assert log.parent == tmp_path / "home" / "logs" and re.fullmatch(r"demo-\d{8}-\d{6}\.log", log.name)
     events = log.read_text()
-    assert events.count("RUN_SUCCESS") == 2 and events.count("STEP_SUCCESS") == 21
+    assert events.count("RUN_SUCCESS") == 2 and events.count("STEP_SUCCESS") == 23
 
     # What to run next.
     assert "make dev" in result.stdout and "http://127.0.0.1:3000" in result.stdout

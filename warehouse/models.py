@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -452,3 +453,62 @@ class SupplyPlanSettings(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+TELEGRAM_DELIVERY_STATUSES = ("pending", "delivered", "failed", "superseded")
+TELEGRAM_DELIVERY_KINDS = ("report", "digest", "alert")
+
+
+class TelegramDelivery(Base):
+    """What one linked chat is to receive: a sync's report, a daily digest, or a batch of alerts.
+
+    Queued in the transaction that decides it (the report step, the alert state change), sent by
+    the report step right after and, while it fails, by the `telegram_deliveries` sensor. `key`
+    makes it once per chat: `report:<root run id>` (a retried run finds its row and sends nothing
+    new), `digest:<local date>`, `alerts:<id>`. `parts` are the Bot API calls in order; `sent`
+    counts those done, so a retry after a sent text and a failed photo sends only the photo.
+    """
+
+    __tablename__ = "telegram_deliveries"
+    __table_args__ = (
+        _one_of("status", TELEGRAM_DELIVERY_STATUSES),
+        _one_of("kind", TELEGRAM_DELIVERY_KINDS),
+        UniqueConstraint("tenant_id", "chat_id", "key"),
+        Index("ix_telegram_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    # [{"method": "sendMessage", "text": …} | {"method": "sendPhoto", "caption": …}], in order.
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)  # dropped once delivered
+    # The report's totals, for the next report's "change since the last report".
+    totals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class TelegramAlertState(Base):
+    """An alert condition that fired for a chat and has not cleared yet (api/bot/alerts.py).
+
+    A row is the "fired" state: while it exists the condition does not fire again; it is deleted
+    when the condition clears, which re-arms the alert."""
+
+    __tablename__ = "telegram_alert_states"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # `low_cover:wildberries:<product>:<group>`, `token_expiring:wildberries:<date>`, …
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    fired_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    run_id: Mapped[str | None] = mapped_column(String(64))

@@ -9,7 +9,7 @@ import logging
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from api.bot import handlers
+from api.bot import handlers, report_command
 from api.bot.texts import COMMANDS
 from api.bot.updates import PerChatOrder
 from api.dagster_client import DagsterClient
@@ -70,6 +70,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("stock", handlers.stock),
         ("low", handlers.low),
         ("plan", handlers.plan),
+        ("report", report_command.report),
         ("export", handlers.export),
         ("settings", handlers.settings_command),
         ("connect", handlers.connect),

@@ -161,3 +161,7 @@ def link(client: TestClient, tg: Tg, seller: Seller, chat_id: int, **kw: Any) ->
     assert made.status_code == 201, made.text
     code = made.json()["url"].split("start=", 1)[1]
     return tg.answer(chat_id, f"/start {code}", **kw)
+
+
+# The report and alert tests' platform: a real sync through Dagster with the bot's sandbox chats.
+from tests.bot.sync_platform import platform  # noqa: E402, F401
