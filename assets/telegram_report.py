@@ -21,6 +21,7 @@ from dagster import (
 
 from api.bot.delivery import Outcome, account_alerts, after_sync, send_due
 from api.bot.report import facts_for, tenant_grids, urgent_history
+from api.bot.supply_report import with_supply
 from assets.partitions import tenant_tier_partitions
 from assets.target import resolve
 from resources.telegram_reports import TelegramReports
@@ -35,7 +36,8 @@ from warehouse.telegram_deliveries import due
 @asset(
     partitions_def=tenant_tier_partitions,
     # After the sheet's layout too: that step writes the tenant's DuckDB file, and this one reads it.
-    deps=[AssetKey("stock_metrics"), AssetKey("sheet_layout")],
+    # After the supply plan (and so its guard) too: the report's ship-first block and guard alert.
+    deps=[AssetKey("stock_metrics"), AssetKey("sheet_layout"), AssetKey("supply_plan")],
     output_required=False,
     group_name="telegram",
     kinds={"telegram", "matplotlib"},
@@ -66,6 +68,7 @@ def telegram_report(
             with StockReader(warehouse.url, tenant.id) as reader:
                 grids, left_out = tenant_grids(reader.metrics(), tenant)
                 facts = facts_for(grids, tenant, target.snapshot_at, left_out)
+                facts = with_supply(facts, session, reader, tenant, target.snapshot_at)
                 outcome = after_sync(
                     session,
                     tenant.id,

@@ -25,6 +25,7 @@ from api.bot.report import MARKETPLACE_SHORT, TEXT_LIMIT, ReportFacts, days, fit
 
 STOCK_KINDS = ("low_cover", "out_of_stock")
 ACCOUNT_KINDS = ("token_expiring", "key_refused", "sync_failing", "trial_ending")
+GUARD_KINDS = ("data_in_doubt",)  # the supply guard (warehouse/supply_guard.py) found a broken identity
 TOKEN_WARNING = timedelta(days=7)
 TRIAL_WARNING = timedelta(days=3)
 FAILURES_IN_A_ROW = 3
@@ -59,6 +60,24 @@ _TEXTS: dict[str, dict[str, str]] = {
     "trial_ending": {
         "ru": "⏳ Пробный период заканчивается {date}: выберите тариф, чтобы синхронизация не остановилась.",
         "en": "⏳ The trial ends on {date}: choose a plan so syncs keep running.",
+    },
+    "data_in_doubt": {
+        "ru": "🧭 {marketplace}: данные маркетплейса не сходятся ({what}) у товаров: {n}. "
+        "План поставок по ним под сомнением (⚠ в /plan); таблица обновляется как обычно.",
+        "en": "🧭 {marketplace}: the marketplace's numbers disagree ({what}) for {n} products. "
+        "Their supply plan is in doubt (⚠ in /plan); the sheet updates as usual.",
+    },
+    "wb_remains_total": {
+        "ru": "склады и агрегаты ≠ «Всего находится на складах»",
+        "en": "warehouses and aggregates ≠ “Всего находится на складах”",
+    },
+    "wb_report_vs_remains": {
+        "ru": "отчёт об остатках ≠ warehouse_remains",
+        "en": "stock report ≠ warehouse_remains",
+    },
+    "ozon_clusters_vs_totals": {
+        "ru": "сумма по кластерам ≠ общий остаток",
+        "en": "clusters ≠ the total stock",
     },
     "more": {"ru": "…и ещё {n}: /low", "en": "…and {n} more: /low"},
 }
@@ -99,6 +118,28 @@ def stock_conditions(facts: ReportFacts, threshold: int) -> list[Condition]:
             )
         )
     return found
+
+
+def guard_conditions(facts: ReportFacts) -> list[Condition]:
+    """One condition per marketplace × broken identity: it fires once, stays quiet while the
+    identity stays broken, and re-arms once a sync finds it holding again."""
+    products: dict[tuple[str, str], set[int]] = {}
+    for finding in facts.guard:
+        products.setdefault((finding["marketplace"], finding["identity"]), set()).add(
+            int(finding["product_id"])
+        )
+    return [
+        Condition(
+            f"data_in_doubt:{marketplace}:{identity}",
+            "data_in_doubt",
+            {
+                "marketplace": MARKETPLACE_SHORT.get(marketplace, marketplace),
+                "identity": identity,
+                "n": len(ids),
+            },
+        )
+        for (marketplace, identity), ids in sorted(products.items())
+    ]
 
 
 def account_conditions(session: Session, tenant_id: str, now: datetime) -> list[Condition]:
@@ -185,6 +226,9 @@ def condition_line(condition: Condition, locale: str, timezone: str) -> str:
         return _t("key_refused", locale, marketplace=a["marketplace"], reason=escape(str(a["reason"])[:200]))
     if condition.kind == "sync_failing":
         return _t("sync_failing", locale, n=a["n"], reason=escape(str(a["reason"]) or "—"))
+    if condition.kind == "data_in_doubt":
+        what = _t(a["identity"], locale) if a["identity"] in _TEXTS else escape(str(a["identity"]))
+        return _t("data_in_doubt", locale, marketplace=a["marketplace"], what=what, n=a["n"])
     if condition.kind == "trial_ending":
         return _t("trial_ending", locale, date=_date(a["ends_at"], timezone))
     raise ValueError(f"unknown alert kind {condition.kind!r}")
@@ -195,8 +239,8 @@ def alert_text(
 ) -> str:
     """One message for the alerts that fired together (account alerts first, then stock, worst
     first), within Telegram's 4096 characters; what does not fit is counted and left to /low."""
-    ordered = [c for c in conditions if c.kind in ACCOUNT_KINDS] + [
-        c for c in conditions if c.kind in STOCK_KINDS
+    ordered = [
+        c for kinds in (ACCOUNT_KINDS, GUARD_KINDS, STOCK_KINDS) for c in conditions if c.kind in kinds
     ]
     head = [f"<b>{_t('title', locale, seller=escape(seller[:100]))}</b>"]
     items = [condition_line(c, locale, timezone) for c in ordered]

@@ -69,6 +69,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("sync", handlers.sync),
         ("stock", handlers.stock),
         ("low", handlers.low),
+        ("plan", handlers.plan),
         ("report", report_command.report),
         ("export", handlers.export),
         ("settings", handlers.settings_command),
@@ -76,6 +77,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     ):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CallbackQueryHandler(handlers.low_page, pattern=r"^low:\d{1,6}$"))
+    application.add_handler(CallbackQueryHandler(handlers.plan_page, pattern=r"^plan:\d{1,6}$"))
     application.add_handler(
         CallbackQueryHandler(handlers.settings_button, pattern=r"^set:[a-z]+:[a-z0-9_-]+$")
     )

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from api.bot.alerts import (
     ACCOUNT_KINDS,
+    GUARD_KINDS,
     STOCK_KINDS,
     Condition,
     account_conditions,
     alert_text,
+    guard_conditions,
     quiet_until,
     stock_conditions,
 )
@@ -157,8 +159,10 @@ def after_sync(
         fired = fire_alerts(
             session,
             chat,
-            stock_conditions(facts, chat.low_cover_days) + account_conditions(session, tenant_id, now),
-            STOCK_KINDS + ACCOUNT_KINDS,
+            stock_conditions(facts, chat.low_cover_days)
+            + account_conditions(session, tenant_id, now)
+            + guard_conditions(facts),
+            STOCK_KINDS + ACCOUNT_KINDS + GUARD_KINDS,
             seller=facts.seller,
             key=f"alerts:{run_key}",
             run_id=run_key,

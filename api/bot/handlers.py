@@ -170,6 +170,31 @@ async def low_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
 
 
+@guarded
+async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = await _linked(update, context)
+    if chat is not None:
+        ctx = bot_context(context)
+        reply = await asyncio.to_thread(views.plan, ctx.settings, chat, 1)
+        await ctx.sender.send_message(chat.chat_id, reply.text, reply_markup=reply.markup)
+
+
+@guarded
+async def plan_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """◀ ▶ under /plan, as under /low."""
+    query = update.callback_query
+    assert query is not None
+    chat = await _linked(update, context)
+    if chat is None:
+        await query.answer()
+        return
+    ctx = bot_context(context)
+    page = int(str(query.data).split(":", 1)[1])
+    reply = await asyncio.to_thread(views.plan, ctx.settings, chat, page)
+    await _edit(query, reply)
+    await query.answer()
+
+
 async def _edit(query: Any, reply: views.Reply) -> None:
     try:
         await query.edit_message_text(reply.text, parse_mode="HTML", reply_markup=reply.markup)

@@ -56,6 +56,14 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "more": {"ru": "…и ещё {n}: /low", "en": "…and {n} more: /low"},
     "sheet": {"ru": "Открыть таблицу", "en": "Open the sheet"},
+    "ship_first": {"ru": "Отгрузить в первую очередь ({n}):", "en": "Ship first ({n}):"},
+    "ship_line": {
+        "ru": "{doubt}{article} <code>{product}</code> → {marketplace} · {destination}: "
+        "{units} шт. до {date} ({urgency})",
+        "en": "{doubt}{article} <code>{product}</code> → {marketplace} · {destination}: "
+        "{units} units by {date} ({urgency})",
+    },
+    "ship_more": {"ru": "…и ещё {n}: /plan", "en": "…and {n} more: /plan"},
     "left_out": {
         "ru": "В отчёте первые {limit} товаров по тарифу; ещё {n} не вошли.",
         "en": "The report covers the plan's first {limit} products; {n} more are left out.",
@@ -135,6 +143,11 @@ class ReportFacts:
     spreadsheet_id: str | None = None
     left_out: int = 0
     plan_products: int = 0
+    # The supply plan (api/bot/supply_report.py): its first `ship first` rows and how many there
+    # are, and the guard's findings of this sync (plan_rows / guard_findings dicts).
+    ship_first: tuple[dict[str, Any], ...] = ()
+    ship_first_total: int = 0
+    guard: tuple[dict[str, Any], ...] = ()
 
     def urgent(self, threshold: int) -> list[Place]:
         """Products × groups whose cover is below `threshold` days, worst first: out of stock
@@ -334,6 +347,11 @@ def report_text(
         head.append("✅ " + text("all_fine", locale, days=threshold))
     tail: list[str] = []
     hidden = len(urgent) - len(items)
+    from api.bot.supply_report import ship_first_lines  # it builds on this module
+
+    block = ship_first_lines(facts, locale)
+    if block:
+        tail += ["", *block]
     if facts.left_out:
         tail += ["", text("left_out", locale, limit=facts.plan_products, n=number(facts.left_out, locale))]
     link = sheet_link(facts.spreadsheet_id, locale)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,9 +30,13 @@ from warehouse.models import TelegramChat, User
 from warehouse.plans import PLANS
 from warehouse.sheet_files import tenant_folder
 from warehouse.stock_reads import PRODUCT_COLUMNS, ProductFilter, StockReader, WarehouseBusy
+from warehouse.supply_plan import OZON_ADS, plan_rows, tenant_plan, tenant_today
+from warehouse.supply_settings import load_settings
 from warehouse.tenant_scope import tenant_session
 
 LOW_PAGE = 10
+PLAN_PAGE = 10
+PLAN_FIELD = 60  # characters of an article or destination shown in a /plan line
 STOCK_MATCHES = 10
 THRESHOLDS = (3, 7, 14, 30)
 QUIET = ((22, 8), (23, 7))
@@ -413,6 +417,83 @@ def low(settings: Settings, chat: Chat, page: int = 1) -> Reply:
         buttons.append(InlineKeyboardButton("◀", callback_data=f"low:{page - 1}"))
     if page < pages:
         buttons.append(InlineKeyboardButton("▶", callback_data=f"low:{page + 1}"))
+    return Reply("\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None, extra={"page": page})
+
+
+# --- /plan -----------------------------------------------------------------------------------------
+
+
+def plan_of(settings: Settings, chat: Chat) -> tuple[list[dict[str, Any]], date]:
+    """The tenant's supply plan as the API gives it (warehouse/supply_plan.py), in plan order:
+    most urgent first (last day to ship, then units), the plan tier's products only."""
+    with tenant_session(settings.app_database_url, chat.tenant_id) as session:
+        tenant = tenants.get_tenant(session, chat.tenant_id)
+        assert tenant is not None
+        plan_settings = load_settings(session, chat.tenant_id)
+        today, limit = tenant_today(tenant.timezone), PLANS[tenant.tier].products
+    with StockReader(settings.warehouse_url, chat.tenant_id) as reader:
+        return plan_rows(tenant_plan(reader, plan_settings, today, limit)), today
+
+
+def rate_source(value: str, lang: str) -> str:
+    """`ozon_ads_28d` → Ozon's own 28-day rate; `orders_<N>d` → the orders of the tenant's window."""
+    if value == OZON_ADS:
+        return t("rate_ozon", lang)
+    days = value.removeprefix("orders_").removesuffix("d")
+    return t("rate_orders", lang, days=days) if days.isdigit() else value
+
+
+def _day(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%d.%m.%Y") if iso else "—"
+
+
+def _short(value: Any, limit: int = PLAN_FIELD) -> str:
+    # A page must stay under Telegram's 4096 characters whatever the seller named things.
+    text = str(value if value not in (None, "") else "-")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan_line(n: int, row: dict[str, Any], lang: str) -> str:
+    return t(
+        "plan_line",
+        lang,
+        n=n,
+        doubt=Raw("⚠ " if row["in_doubt"] else ""),
+        article=_short(row["article"] or row["product_id"]),
+        marketplace=MARKETPLACE_NAMES[row["marketplace"]],
+        destination=_short(row["destination"]),
+        units=int(row["units_to_ship"]),
+        ship_by=_day(row["last_day_to_ship"]),
+        urgency=t(f"urgency_{row['urgency']}", lang),
+        source=rate_source(str(row["rate_source"]), lang),
+    )
+
+
+def plan(settings: Settings, chat: Chat, page: int = 1) -> Reply:
+    lang = chat.language
+    try:
+        rows, today = plan_of(settings, chat)
+    except WarehouseBusy:
+        return Reply(t("error", lang))
+    if not rows:
+        return Reply(t("no_data", lang))
+    pages = math.ceil(len(rows) / PLAN_PAGE)
+    page = min(max(1, page), pages)
+    start_at = (page - 1) * PLAN_PAGE
+    urgent = sum(1 for r in rows if r["urgency"] in ("overdue", "urgent"))
+    lines = [
+        t("plan_title", lang, date=today.strftime("%d.%m.%Y"), count=len(rows), page=page, pages=pages),
+        t("plan_urgent", lang, count=urgent),
+    ]
+    shown = rows[start_at : start_at + PLAN_PAGE]
+    lines += [plan_line(n, row, lang) for n, row in enumerate(shown, start=start_at + 1)]
+    if any(r["in_doubt"] for r in shown):
+        lines.append(t("plan_doubt", lang))
+    buttons = []
+    if page > 1:
+        buttons.append(InlineKeyboardButton("◀", callback_data=f"plan:{page - 1}"))
+    if page < pages:
+        buttons.append(InlineKeyboardButton("▶", callback_data=f"plan:{page + 1}"))
     return Reply("\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None, extra={"page": page})
 
 
