@@ -3,6 +3,7 @@ test (deploy/prometheus/tests) that passes."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,14 +14,23 @@ from tests.ops.tools import tool
 PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tool("promtool"), *args], capture_output=True, text=True, timeout=120, cwd=PROMETHEUS
-    )
+TOKEN_FILE = "/run/secrets/metrics_token"  # mounted by compose / the k8s secret in production
 
 
-def test_config_and_rules_are_valid() -> None:
-    config = promtool("check", "config", "prometheus.yml")
+def promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([tool("promtool"), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_config_and_rules_are_valid(tmp_path: Path) -> None:
+    # promtool checks that the token file exists: a copy of the config reads a token file of the
+    # test's own, everything else as shipped.
+    shutil.copytree(PROMETHEUS, tmp_path / "prometheus")
+    token = tmp_path / "metrics_token"
+    token.write_text("test-token\n")
+    shipped = (PROMETHEUS / "prometheus.yml").read_text()
+    assert TOKEN_FILE in shipped
+    (tmp_path / "prometheus" / "prometheus.yml").write_text(shipped.replace(TOKEN_FILE, str(token)))
+    config = promtool("check", "config", "prometheus.yml", cwd=tmp_path / "prometheus")
     assert config.returncode == 0, config.stdout + config.stderr
     assert "SUCCESS" in config.stdout + config.stderr
     rules = promtool("check", "rules", *sorted(str(p) for p in (PROMETHEUS / "rules").glob("*.yml")))
