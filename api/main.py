@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         yield
         await app.state.telegram.close()
-        app.state.principals.flush(app.state.quota, settings)  # calls counted but not yet stored
+        # Calls counted but not yet stored, into the database the app serves now (app.state).
+        app.state.principals.flush(app.state.quota, app.state.settings)
         dagster.close()
 
     app = FastAPI(

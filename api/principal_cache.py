@@ -19,6 +19,7 @@ copy instead:
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from settings import Settings
 from warehouse import users
 from warehouse.billing import sync_gate
 from warehouse.tenant_scope import tenant_session
+
+log = logging.getLogger("stock_tracker.api")
 
 MAX_SECONDS = 5.0  # the documented bound on how long a revoked sign-in keeps reading
 
@@ -150,8 +153,11 @@ class PrincipalCache:
             for tally in self._tallies.values():
                 tally.pending = 0
         for tenant_id, period, calls in pending:
-            with tenant_session(settings.app_database_url, tenant_id) as session:
-                counter.add(session, tenant_id, period, calls)
+            try:
+                with tenant_session(settings.app_database_url, tenant_id) as session:
+                    counter.add(session, tenant_id, period, calls)
+            except Exception as exc:  # shutting down: a few seconds of calls lost, never a crash
+                log.warning("could not store %d API calls at shutdown: %s", calls, type(exc).__name__)
 
 
 def cache_for(settings: Settings) -> PrincipalCache:
