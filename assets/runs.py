@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, Definitions, EventLogEntry, RunsFilter
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 from sqlalchemy.exc import SQLAlchemyError
 
 from assets.instance_config import prepare_dagster_home
@@ -66,7 +67,10 @@ def run_sync(
 ) -> SyncOutcome:
     """Run the tenant's partition in this process. With `on_event`, every event of the run goes
     there (as it is stored) and Dagster's console logger stays silent."""
-    with _tenant_lock(instance, tenant.id):
+    # Dagster loads definitions against the "current" state storage, a context variable the last
+    # instance opened with `with` set; a process that opened and closed other instances (tests,
+    # the dev CLI) can be left pointing at a dead one. This run's instance is the current one.
+    with _tenant_lock(instance, tenant.id), set_defs_state_storage(instance.defs_state_storage):
         return _run_sync_locked(defs, instance, tenant, trigger, on_event)
 
 
