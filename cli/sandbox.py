@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +102,21 @@ def sandbox_serve(
 )
 @click.option("--days", type=click.IntRange(1, 90), default=30, show_default=True, help="Days of orders.")
 @click.option("--seed", type=int, default=1, show_default=True)
-def sandbox_generate(sellers: int, skus: int, warehouses: int, days: int, seed: int) -> None:
+@click.option(
+    "--clock",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    default=None,
+    help="The scenario's 'now' (Moscow time); default: now. Same seed and clock → the same file.",
+)
+def sandbox_generate(
+    sellers: int, skus: int, warehouses: int, days: int, seed: int, clock: datetime | None
+) -> None:
     """Print a realistic, seeded scenario to stdout."""
     from sandbox.generate import generate_scenario
 
-    scenario = generate_scenario(sellers=sellers, skus=skus, warehouses=warehouses, days=days, seed=seed)
+    scenario = generate_scenario(
+        sellers=sellers, skus=skus, warehouses=warehouses, days=days, seed=seed, clock=clock
+    )
     sys.stdout.buffer.write(orjson.dumps(scenario))
     sys.stdout.buffer.write(b"\n")
 

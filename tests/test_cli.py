@@ -12,6 +12,8 @@ import pytest
 import requests
 
 CLI = str(Path(sys.executable).with_name("stock-tracker"))
+# A fixed clock: two generations a minute apart would otherwise differ in their order dates.
+CLOCK = "2026-11-30T12:00"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -21,8 +23,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cli(
-        "sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1"
-    )
+        "sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1",
+        "--clock", CLOCK,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     path = tmp_path_factory.mktemp("scenario") / "s.json"
     path.write_text(result.stdout)
@@ -49,13 +52,15 @@ def served(scenario_file: Path) -> Iterator[dict[str, str]]:
 def test_generate_is_seeded_and_pairs_wb_with_ozon(scenario_file: Path) -> None:
     scenario = json.loads(scenario_file.read_text())
     assert scenario["version"] == 1
+    assert scenario["clock"] == "2026-11-30T12:00:00+03:00"
     assert scenario["sellers"][0]["marketplace"] == "wildberries"
     # Seller 2 sells on both marketplaces: two entries under one name.
     assert scenario["sellers"][1]["name"] == scenario["sellers"][2]["name"]
     assert sorted(s["marketplace"] for s in scenario["sellers"]) == ["ozon", "wildberries", "wildberries"]
     again = run_cli(
-        "sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1"
-    )
+        "sandbox", "generate", "--sellers", "2", "--skus", "60", "--warehouses", "12", "--seed", "1",
+        "--clock", CLOCK,
+    )  # fmt: skip
     assert json.loads(again.stdout)["sellers"] == scenario["sellers"]
 
 
