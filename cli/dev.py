@@ -1,6 +1,6 @@
 """`stock-tracker dev`: the Dagster UI (webserver + daemon) on the embedded default, the REST API,
-and the sandbox marketplaces serving the demo's scenario, so schedules, re-runs and API-launched
-syncs work locally (DESIGN §3).
+the Telegram bot and the sandbox marketplaces serving the demo's scenario, so schedules, re-runs,
+API-launched syncs and the bot's commands work locally (DESIGN §3).
 
 Each server runs in its own session (process group): a terminal's Ctrl-C reaches only this
 command, which then stops every group itself — politely first, then by force after a few seconds.
@@ -28,6 +28,7 @@ import orjson
 
 from cli.billing import SANDBOX_STRIPE_KEY, setup_sandbox_billing
 from cli.demo import DEMO_TIME_SCALE, demo_scenario
+from cli.demo_telegram import DEMO_BOT_NAME, DEMO_BOT_TOKEN, TOKEN_ENV
 from settings import get_settings
 
 GRACE_SECONDS = 5.0  # how long servers get to stop on their own before they are killed
@@ -225,6 +226,8 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
                     logs / "dev-api.log",
                 )
             )
+            bot = _sandbox_bot(env, urls)
+            servers.append(_start("bot", [str(bin_dir / "stock-tracker"), "bot"], env, logs / "dev-bot.log"))
             api = f"http://127.0.0.1:{api_port}"
             click.echo(f"Sandbox marketplaces: {urls['wb_content'].rsplit('/', 1)[0]}")
             click.echo(f"Dagster UI:           http://127.0.0.1:{port}")
@@ -233,6 +236,7 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
                 f"Stripe sandbox:       {urls['stripe']} (checkout: POST card=4242424242424242 to a "
                 "session's url; plans set up)"
             )
+            click.echo(f"Telegram bot:         {bot}")
             click.echo(f"Logs:                 {logs}/dev-*.log. Ctrl-C stops everything.")
             while True:
                 time.sleep(0.5)
@@ -246,6 +250,22 @@ def dev_command(port: int, api_port: int | None, scenario_path: str | None) -> N
         click.echo("Stopping…", err=True)
     finally:
         stop_servers(servers)
+
+
+def _sandbox_bot(env: dict[str, str], urls: dict[str, str]) -> str:
+    """The bot talks to the sandbox's Bot API with the demo's token unless the operator set a
+    token of their own (then it is theirs, and the sandbox still answers it). Returns a line for
+    the operator: how to write to the bot."""
+    token = env.setdefault(TOKEN_ENV, DEMO_BOT_TOKEN)
+    control = urls["telegram"].rsplit("/", 1)[0] + "/_control"
+    if token == DEMO_BOT_TOKEN:
+        from sandbox.telegram.control import TelegramControl
+
+        TelegramControl(control, token).name_bot(DEMO_BOT_NAME)
+    return (
+        f"@{DEMO_BOT_NAME} in the sandbox; write to it: POST {control}/telegram/messages "
+        '{"chat": {"id": 1, "type": "private"}, "from": {"id": 1}, "text": "/start"}'
+    )
 
 
 def _stripe_sandbox_env(urls: dict[str, str], api: str) -> dict[str, str]:

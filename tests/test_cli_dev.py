@@ -1,6 +1,7 @@
 """`stock-tracker dev` as an operator runs it: the Dagster UI and the REST API answer over HTTP,
-and SIGTERM stops it and every process it started (sandbox, `dagster dev` with its webserver,
-daemon and code servers, the API) within seconds."""
+the Telegram bot answers a seller in the sandbox, and SIGTERM stops it and every process it started
+(sandbox, `dagster dev` with its webserver, daemon and code servers, the API, the bot) within
+seconds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from sandbox.telegram.control import TelegramControl
 
 CLI = str(Path(sys.executable).with_name("stock-tracker"))
 
@@ -69,16 +72,31 @@ def test_dev_serves_ui_and_api_and_sigterm_stops_every_process(tmp_path: Path) -
         text=True,
     )
     family: set[int] = set()
+    printed: list[str] = []
     try:
+        assert process.stdout is not None
+        while not printed or "Ctrl-C" not in printed[-1]:  # the lines an operator reads first
+            line = process.stdout.readline()
+            assert line, f"dev stopped early:\n{process.communicate()[1]}"
+            printed.append(line)
+        bot_line = next(line for line in printed if line.startswith("Telegram bot:"))
+        control = TelegramControl(bot_line.split("POST ", 1)[1].split("/telegram/messages")[0])
         ui, api = f"http://127.0.0.1:{ui_port}", f"http://127.0.0.1:{api_port}"
         deadline = time.monotonic() + 240  # Dagster loads the code location first: slow on a busy machine
         while not (_answers(f"{ui}/server_info") and _answers(f"{api}/api/v1/health/live")):
             assert process.poll() is None, f"dev stopped early:\n{process.communicate()[1]}"
             assert time.monotonic() < deadline, "the Dagster UI or the API never answered"
             time.sleep(2)
+        # A seller writes /start; the bot (long polling the sandbox's Bot API) greets them.
+        control.say(4242, "/start")
+        while not control.sent(4242):
+            assert time.monotonic() < deadline, "the bot never answered /start"
+            time.sleep(1)
+        greeting = control.sent(4242)[0]
+        assert greeting["method"] == "sendMessage" and greeting["params"]["text"]
         family = _family(process.pid)
-        # sandbox, dagster dev, its webserver, daemon and code server, the API
-        assert len(family) >= 6, family
+        # sandbox, dagster dev, its webserver, daemon and code server, the API, the bot
+        assert len(family) >= 7, family
 
         process.send_signal(signal.SIGTERM)
         started = time.monotonic()
@@ -90,6 +108,7 @@ def test_dev_serves_ui_and_api_and_sigterm_stops_every_process(tmp_path: Path) -
         assert stopped_after < 10, f"dev took {stopped_after:.1f} s to stop"
         assert not left, f"still running after SIGTERM: {left}"
         assert process.returncode == 0, err
+        out = "".join(printed) + out
         assert ui in out and f"{api}/docs" in out  # the URLs an operator opens
         assert "Traceback" not in err
     finally:
