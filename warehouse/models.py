@@ -426,6 +426,9 @@ class TelegramChat(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Why sending stopped: `blocked` (403), `chat_not_found` (400), `unlinked`.
     inactive_reason: Mapped[str | None] = mapped_column(Text)
+    # After a bare /connect: the next message is the key until then (kept in the database, not in
+    # one bot process, so any worker taking the next webhook update knows).
+    awaiting_key_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -30,6 +30,9 @@ from warehouse.models import (
 )
 
 LINK_CODE_TTL = timedelta(minutes=15)
+# How long a bare /connect waits for the key: long enough to copy it from the cabinet, short
+# enough that a message written much later is not taken for a key.
+AWAITING_KEY_TTL = timedelta(minutes=10)
 # Telegram's deep-link `start` parameter: up to 64 of A-Z, a-z, 0-9, _ and -.
 _CODE_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # Reasons a chat stopped receiving messages.
@@ -229,6 +232,40 @@ def mark_inactive(session: Session, chat_id: int, reason: str) -> None:
         .values(active=False, inactive_reason=reason[:200], updated_at=utcnow())
     )
     session.commit()
+
+
+def await_key(session: Session, chat_id: int, now: datetime | None = None) -> None:
+    """After a bare /connect: the chat's next message is the key (for `AWAITING_KEY_TTL`)."""
+    until = (now or utcnow()) + AWAITING_KEY_TTL
+    session.execute(
+        update(TelegramChat).where(TelegramChat.chat_id == chat_id).values(awaiting_key_until=until)
+    )
+    session.commit()
+
+
+def take_awaiting_key(session: Session, chat_id: int, now: datetime | None = None) -> bool:
+    """True once if the chat was waiting for a key and the wait has not run out; the wait ends
+    either way. One UPDATE, so two workers taking the chat's next messages cannot both see it."""
+    now = now or utcnow()
+    taken = session.execute(
+        update(TelegramChat)
+        .where(
+            TelegramChat.chat_id == chat_id,
+            TelegramChat.awaiting_key_until.is_not(None),
+            TelegramChat.awaiting_key_until > now,
+        )
+        .values(awaiting_key_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:  # an expired wait is cleared too
+        session.execute(
+            update(TelegramChat)
+            .where(TelegramChat.chat_id == chat_id, TelegramChat.awaiting_key_until.is_not(None))
+            .values(awaiting_key_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return bool(taken)
 
 
 def move_chat(session: Session, chat_id: int, new_chat_id: int) -> None:

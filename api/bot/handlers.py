@@ -26,7 +26,6 @@ from settings import Settings
 
 log = logging.getLogger("stock_tracker.bot")
 CONTEXT_KEY = "stock_tracker"
-AWAITING_KEY = "awaiting_key"
 
 
 @dataclass
@@ -277,7 +276,7 @@ async def connect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await ctx.sender.send_message(chat_id, views.forbidden(chat))
         return
     if not context.args:
-        context.chat_data[AWAITING_KEY] = True  # type: ignore[index]
+        await asyncio.to_thread(views.await_key, ctx.settings, chat_id)
         await ctx.sender.send_message(chat_id, t("connect_help", chat.language))
         return
     await _take_key(ctx, chat, " ".join(context.args))
@@ -287,12 +286,12 @@ async def connect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A plain message: the key after `/connect`; anything else gets the help."""
     ctx = bot_context(context)
-    if not (context.chat_data or {}).get(AWAITING_KEY):
-        chat = await asyncio.to_thread(views.linked_chat, ctx.settings, update.effective_chat.id)  # type: ignore[union-attr]
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    if not await asyncio.to_thread(views.take_awaiting_key, ctx.settings, chat_id):
+        chat = await asyncio.to_thread(views.linked_chat, ctx.settings, chat_id)
         lang = chat.language if chat else _language(update)
-        await ctx.sender.send_message(update.effective_chat.id, views.help_text(lang))  # type: ignore[union-attr]
+        await ctx.sender.send_message(chat_id, views.help_text(lang))
         return
-    context.chat_data.pop(AWAITING_KEY, None)  # type: ignore[union-attr]
     await _delete(update)
     chat = await _linked(update, context)
     if chat is not None:

@@ -98,6 +98,16 @@ def linked_chat(settings: Settings, chat_id: int) -> Chat | None:
         return _copy(row, tenant.name, _can_edit(session, row))
 
 
+def await_key(settings: Settings, chat_id: int) -> None:
+    with session_factory(settings.app_database_url)() as session:
+        chats.await_key(session, chat_id)
+
+
+def take_awaiting_key(settings: Settings, chat_id: int) -> bool:
+    with session_factory(settings.app_database_url)() as session:
+        return chats.take_awaiting_key(session, chat_id)
+
+
 def _can_edit(session: Any, row: TelegramChat) -> bool:
     if row.user_id is None:
         return True

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -208,3 +209,48 @@ def test_a_key_sent_right_after_connect_is_taken_in_order(
     assert [c["method"] for c in calls] == ["sendMessage", "deleteMessage", "sendMessage"]
     assert sent["message_id"] in tg.control.outbox(chat)["deleted"]
     assert "ключ принят" in calls[-1]["params"]["text"]
+
+
+def test_the_key_reaches_another_bot_process_than_the_connect(
+    client: TestClient, seller: Seller, settings: Settings, tg: Tg, scenario: dict
+) -> None:
+    """With several API workers taking webhook updates, /connect and the key can land in two
+    processes: the wait for the key is the chat's, kept in the database."""
+    chat = new_chat_id()
+    first = RunningBot(settings).start()
+    try:
+        link(client, tg, seller, chat)
+        assert "Отправьте следующим сообщением ключ" in tg.answer(chat, "/connect")
+    finally:
+        first.stop()
+    second = RunningBot(settings).start()  # a fresh process: nothing of the first in memory
+    try:
+        before = len(tg.calls(chat))
+        tg.control.say(chat, wb_token(scenario))
+        calls = [c for c in tg.wait(chat, before, expect=2) if c["ok"]]
+        assert [c["method"] for c in calls] == ["deleteMessage", "sendMessage"]
+        assert "Wildberries: ключ принят и сохранён" in calls[-1]["params"]["text"]
+        # The wait ends with the key: the next message is not taken for one.
+        assert "/connect" in tg.answer(chat, "ещё одно сообщение")
+    finally:
+        second.stop()
+
+
+def test_a_wait_for_the_key_runs_out(app_db: str) -> None:
+    """A message written long after a bare /connect is not taken for a key."""
+    from datetime import timedelta
+
+    from warehouse.app_db import session_factory
+    from warehouse.telegram_chats import AWAITING_KEY_TTL, await_key, link_chat, take_awaiting_key
+    from warehouse.tenants import create_tenant
+
+    with session_factory(app_db)() as session:
+        tenant = create_tenant(session, "awaiting-key", "Ожидание ключа")
+        link_chat(session, tenant.id, 5_550_001, kind="private")
+        connected_at = datetime.now(UTC)
+        await_key(session, 5_550_001, now=connected_at)
+        late = connected_at + AWAITING_KEY_TTL + timedelta(seconds=1)
+        assert not take_awaiting_key(session, 5_550_001, now=late)
+        await_key(session, 5_550_001, now=connected_at)
+        assert take_awaiting_key(session, 5_550_001, now=connected_at + timedelta(minutes=1))
+        assert not take_awaiting_key(session, 5_550_001, now=connected_at + timedelta(minutes=1))
