@@ -145,6 +145,18 @@ async def stock(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
+async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Any, views.Chat] | None:
+    """The pressed button's callback query and its linked chat; from an unlinked chat the press is
+    only acknowledged (None)."""
+    query = update.callback_query
+    assert query is not None
+    chat = await _linked(update, context)
+    if chat is None:
+        await query.answer()
+        return None
+    return query, chat
+
+
 # A paged list (/low, /plan): its view gives page N of the chat's tenant as text and ◀ ▶ buttons.
 PagedView = Callable[[Settings, views.Chat, int], views.Reply]
 
@@ -161,12 +173,10 @@ def paged(name: str, view: PagedView) -> tuple[Handler, Handler]:
             await ctx.sender.send_message(chat.chat_id, reply.text, reply_markup=reply.markup)
 
     async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        assert query is not None
-        chat = await _linked(update, context)
-        if chat is None:
-            await query.answer()
+        pressed = await _pressed(update, context)
+        if pressed is None:
             return
+        query, chat = pressed
         ctx = bot_context(context)
         page = int(str(query.data).split(":", 1)[1])
         reply = await asyncio.to_thread(view, ctx.settings, chat, page)
@@ -215,12 +225,10 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 @guarded
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None
-    chat = await _linked(update, context)
-    if chat is None:
-        await query.answer()
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return
+    query, chat = pressed
     ctx = bot_context(context)
     try:
         chat = await asyncio.to_thread(views.apply_setting, ctx.settings, chat, str(query.data))
