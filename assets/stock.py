@@ -15,12 +15,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     MaterializeResult,
-    asset,
 )
 
 from assets.ingest import RAW_KEYS
-from assets.partitions import tenant_tier_partitions
-from assets.target import resolve
+from assets.target import SyncTarget, tenant_model_asset
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
 from warehouse.mart import order_window
@@ -55,22 +53,17 @@ def _connected(tenant_marketplaces: tuple[str, ...]) -> list[str]:
     return [m for m in ("wildberries", "ozon") if m in tenant_marketplaces]
 
 
-@asset(
+@tenant_model_asset(
     key=SNAPSHOT,
-    partitions_def=tenant_tier_partitions,
     deps=[k for keys in RAW_KEYS.values() for k in keys if k.path[-1].endswith(SNAPSHOT_SOURCES)],
     check_specs=CHECKS,
-    output_required=False,
     group_name="stock_model",
     kinds={"sql"},
     description="Stock per product × size × warehouse at each sync, appended: the stock history.",
 )
 def stock_snapshot(
-    context: AssetExecutionContext, tenants: TenantDirectory, warehouse: WarehouseResource
+    context: AssetExecutionContext, target: SyncTarget, tenants: TenantDirectory, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
     marketplaces = _connected(target.tenant.marketplaces)
     with warehouse.mart(target.tenant.id) as mart:
         stamp = mart.append_snapshot(marketplaces)
@@ -110,21 +103,16 @@ def stock_snapshot(
     )
 
 
-@asset(
-    partitions_def=tenant_tier_partitions,
+@tenant_model_asset(
     deps=[k for keys in RAW_KEYS.values() for k in keys if k.path[-1].endswith("_orders")],
-    output_required=False,
     group_name="stock_model",
     kinds={"sql"},
     description="Order lines of the tenant's window (last N full days, tenant timezone), one per order id, "
     "cancellations excluded.",
 )
 def orders_window(
-    context: AssetExecutionContext, tenants: TenantDirectory, warehouse: WarehouseResource
+    context: AssetExecutionContext, target: SyncTarget, tenants: TenantDirectory, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
     start, end = order_window(target.tenant.orders_window_days, target.tenant.timezone, target.snapshot_at)
     with warehouse.mart(target.tenant.id) as mart:
         lines = mart.rebuild_orders_window(_connected(target.tenant.marketplaces), start, end)
@@ -133,20 +121,15 @@ def orders_window(
     )
 
 
-@asset(
-    partitions_def=tenant_tier_partitions,
+@tenant_model_asset(
     deps=[SNAPSHOT, AssetKey("orders_window")],
-    output_required=False,
     group_name="stock_model",
     kinds={"sql"},
     description="Per product × warehouse: stock, transit, orders in the window, days of cover.",
 )
 def stock_metrics(
-    context: AssetExecutionContext, tenants: TenantDirectory, warehouse: WarehouseResource
+    context: AssetExecutionContext, target: SyncTarget, tenants: TenantDirectory, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
     with warehouse.mart(target.tenant.id) as mart:
         rows = mart.rebuild_metrics(target.tenant.orders_window_days)
     yield MaterializeResult(metadata={"rows": rows, "window_days": target.tenant.orders_window_days})

@@ -15,13 +15,11 @@ from dagster import (
     Failure,
     MaterializeResult,
     Output,
-    asset,
 )
 
 from assets.ingest import RAW_KEYS
-from assets.partitions import tenant_tier_partitions
 from assets.sheet import last_digests
-from assets.target import resolve
+from assets.target import SyncTarget, resolve, tenant_asset, tenant_model_asset
 from resources.sheets import PublishError, SheetsPublisher
 from resources.tenants import TenantDirectory
 from resources.warehouse import WarehouseResource
@@ -40,9 +38,8 @@ GUARD = AssetKey("supply_guard")
 _GUARDED = ("_stock", "_remains", "_stock_by_scheme")
 
 
-@asset(
+@tenant_model_asset(
     key=GUARD,
-    partitions_def=tenant_tier_partitions,
     deps=[AssetKey("stock_snapshot")]
     + [k for keys in RAW_KEYS.values() for k in keys if k.path[-1].endswith(_GUARDED)],
     check_specs=[
@@ -54,18 +51,14 @@ _GUARDED = ("_stock", "_remains", "_stock_by_scheme")
             "warehouse_remains per product; Ozon: clusters sum to the /v4 FBO totals.",
         )
     ],
-    output_required=False,
     group_name="stock_model",
     kinds={"sql"},
     description="Checks the marketplaces' own identities each sync; products whose numbers disagree are "
     "marked «data in doubt» in the supply plan.",
 )
 def supply_guard(
-    context: AssetExecutionContext, tenants: TenantDirectory, warehouse: WarehouseResource
+    context: AssetExecutionContext, target: SyncTarget, tenants: TenantDirectory, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
     with warehouse.mart(target.tenant.id) as mart:
         findings, checked = check_identities(mart, list(target.tenant.marketplaces))
         record_findings(mart, findings, target.snapshot_at)
@@ -101,21 +94,16 @@ def supply_guard(
     )
 
 
-@asset(
-    partitions_def=tenant_tier_partitions,
+@tenant_model_asset(
     deps=[AssetKey("stock_metrics"), GUARD],
-    output_required=False,
     group_name="sheet",
     kinds={"polars"},
     description="What to ship where and by when, per product × destination (Ozon cluster, WB national "
     "line or warehouse, FBS warehouse), as the `План поставок` worksheet.",
 )
 def supply_plan(
-    context: AssetExecutionContext, tenants: TenantDirectory, warehouse: WarehouseResource
+    context: AssetExecutionContext, target: SyncTarget, tenants: TenantDirectory, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    target = resolve(context, tenants)
-    if target is None:
-        return
     tenant = target.tenant
     with warehouse.mart(tenant.id) as mart:
         rebuild_cluster_model(mart)
@@ -143,9 +131,7 @@ def supply_plan(
     )
 
 
-@asset(
-    partitions_def=tenant_tier_partitions,
-    output_required=False,
+@tenant_asset(
     group_name="sheet",
     kinds={"googlesheets"},
     description="The supply plan published to its own worksheet `План поставок`: one metadata read and "

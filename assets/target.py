@@ -1,14 +1,16 @@
 """What a run of one tenant × tier partition is about: the tenant as it is now, or a reason to skip."""
 
-from __future__ import annotations
-
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from dagster import AssetExecutionContext, MultiPartitionKey
+from dagster import AssetExecutionContext, MultiPartitionKey, asset
 
+from assets.partitions import tenant_tier_partitions
 from resources.sentry import tag_tenant
 from resources.tenants import TenantDirectory
+from resources.warehouse import WarehouseResource
 from warehouse.tenants import TenantInfo
 
 
@@ -41,3 +43,31 @@ def resolve(context: AssetExecutionContext, tenants: TenantDirectory) -> SyncTar
     record = context.instance.get_run_record_by_id(context.run_id)
     created = record.create_timestamp if record else datetime.now(UTC)
     return SyncTarget(tenant, tier, created.astimezone(UTC))
+
+
+def tenant_asset(**kwargs: Any) -> Callable[..., Any]:
+    """`@asset` of one tenant × tier partition: `resolve` may find nothing to do (a tenant that left
+    or changed tier), so it may end without an output."""
+    return asset(partitions_def=tenant_tier_partitions, output_required=False, **kwargs)
+
+
+ModelBody = Callable[[AssetExecutionContext, SyncTarget, TenantDirectory, WarehouseResource], Iterator[Any]]
+
+
+def tenant_model_asset(**kwargs: Any) -> Callable[[ModelBody], Any]:
+    """A `tenant_asset` over the tenant's warehouse: `body(context, target, tenants, warehouse)`
+    runs only when `resolve` finds the partition's tenant active on its tier (else no output).
+    No `from __future__ import annotations` here: Dagster reads `run`'s annotations as types."""
+
+    def decorate(body: ModelBody) -> Any:
+        def run(
+            context: AssetExecutionContext, tenants: TenantDirectory, warehouse: WarehouseResource
+        ) -> Iterator[Any]:
+            target = resolve(context, tenants)
+            if target is not None:
+                yield from body(context, target, tenants, warehouse)
+
+        run.__name__, run.__doc__ = body.__name__, body.__doc__  # the asset's name
+        return tenant_asset(**kwargs)(run)
+
+    return decorate

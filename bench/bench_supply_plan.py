@@ -31,7 +31,7 @@ def synthesize(products: int, destinations: int, seed: int = 7) -> tuple[pl.Data
                 for w in range(2):
                     name = f"OZ_{d}_{w}"
                     stock, orders = rng.randint(0, 200), rng.randint(0, 40)
-                    metrics.append(("ozon", 1_000_000 + p, f"A-{p}", "Товар", name, "FBO", stock, orders))
+                    metrics.append(("ozon", 1_000_000 + p, f"A-{p}", "Товар", name, "FBO", stock, orders, 0))
                     ads = None if rng.random() < 0.2 else round(orders / 7, 2)
                     clusters.append(
                         (1_000_000 + p, name, f"Кластер {d}", rng.randint(0, 20), rng.randint(0, 10), ads)
@@ -39,8 +39,9 @@ def synthesize(products: int, destinations: int, seed: int = 7) -> tuple[pl.Data
             else:
                 kind = "FBS" if d >= destinations - 2 else "FBO"
                 stock, orders = rng.randint(0, 200), rng.randint(0, 40)
+                returns = rng.randint(0, 3) if kind == "FBO" else 0  # on their way back: in transit
                 metrics.append(
-                    ("wildberries", 5_000_000 + p, f"W-{p}", "Товар", f"WB_{d}", kind, stock, orders)
+                    ("wildberries", 5_000_000 + p, f"W-{p}", "Товар", f"WB_{d}", kind, stock, orders, returns)
                 )
     metric_frame = pl.DataFrame(
         metrics,
@@ -53,6 +54,7 @@ def synthesize(products: int, destinations: int, seed: int = 7) -> tuple[pl.Data
             "warehouse_kind",
             "stock",
             "orders",
+            "in_way_from_client",
         ],
         orient="row",
     )

@@ -11,8 +11,10 @@ the seller cannot see, so each sync checks, per product:
 * `ozon_clusters_vs_totals` — Ozon's `/v1/analytics/stocks` summed over clusters = the `/v4`
   FBO total (`present − reserved`).
 
-Differences up to `TOLERANCE_UNITS` or `TOLERANCE_SHARE` of the larger side are ignored (the
-reports are taken seconds apart while orders come in). A broken identity does not stop the sync:
+The two identities across reports ignore differences up to `TOLERANCE_UNITS` or `TOLERANCE_SHARE`
+of the larger side (the reports are taken seconds apart while orders come in). `wb_remains_total`
+compares lines of one report, so any difference counts: with the share tolerance a seller with 400
+units at a warehouse could lose 8 without a warning. A broken identity does not stop the sync:
 the sheet and the API still publish, the product's plan rows are marked `in_doubt`, the Dagster
 asset check `identities_hold` warns and `stock_tracker_supply_guard_breaks` counts it.
 
@@ -55,7 +57,7 @@ def check_identities(mart: Any, marketplaces: tuple[str, ...] | list[str]) -> tu
             ),
             ["product_id", "named", "total"],
         )
-        parts.append(_compare(remains, "wildberries", "wb_remains_total", "named", "total"))
+        parts.append(_compare(remains, "wildberries", "wb_remains_total", "named", "total", exact=True))
         checked.append("wb_remains_total")
         if mart._table_exists("wb_stock"):
             report = _frame(
@@ -100,11 +102,15 @@ def _frame(rows: list[tuple[Any, ...]], names: list[str]) -> pl.DataFrame:
 
 
 def _compare(
-    frame: pl.DataFrame, marketplace: str, identity: str, expected: str, reported: str
+    frame: pl.DataFrame, marketplace: str, identity: str, expected: str, reported: str, exact: bool = False
 ) -> pl.DataFrame:
     gap = (pl.col(expected) - pl.col(reported)).abs()
-    allowed = pl.max_horizontal(
-        pl.lit(float(TOLERANCE_UNITS)), pl.max_horizontal(expected, reported) * TOLERANCE_SHARE
+    allowed = (
+        pl.lit(0.0)
+        if exact
+        else pl.max_horizontal(
+            pl.lit(float(TOLERANCE_UNITS)), pl.max_horizontal(expected, reported) * TOLERANCE_SHARE
+        )
     )
     return frame.filter(gap > allowed).select(
         pl.lit(marketplace).alias("marketplace"),

@@ -101,6 +101,7 @@ _METRICS = (
     "warehouse_kind",
     "stock",
     "orders",
+    "in_way_from_client",
     "window_days",
 )
 _CLUSTERS = ("product_id", "warehouse_name", "cluster_name", "in_transit", "requested", "ads_cluster")
@@ -113,6 +114,7 @@ _METRIC_TYPES = {
     "warehouse_kind": pl.String,
     "stock": pl.Int64,
     "orders": pl.Int64,
+    "in_way_from_client": pl.Int64,
     "window_days": pl.Int64,
 }
 _CLUSTER_TYPES = {

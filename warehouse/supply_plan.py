@@ -10,8 +10,13 @@ Per row (all vectorised in Polars, `compute_plan`):
 * `daily_rate` — Ozon's 28-day `ads_cluster` where `/v1/analytics/stocks` gave it
   (`rate_source` = `ozon_ads_28d`), else orders in the tenant's window ÷ its days
   (`rate_source` = `orders_<N>d`);
-* `available`, `in_transit` (Ozon: `transit_stock_count`; WB reports no supplies in transit
-  through the methods used, so 0), `requested` (Ozon: `requested_stock_count`; WB 0);
+* `available`; `in_transit` — stock on its way *to* the destination, never orders on their way to
+  buyers: Ozon `transit_stock_count` (units in supplies on their way; Ozon reports nothing to buyers
+  per warehouse), WB the returns on their way to its warehouses (stocks-report `inWayFromClient`;
+  warehouse_remains' «В пути возвраты на склад WB», per size, only on the national line). WB reports
+  no incoming supplies through the methods used (its supplies-api planning methods were switched
+  off), so a WB supply on its way is not in the plan; `requested` (Ozon `requested_stock_count`;
+  WB 0);
 * `days_of_cover` = available ÷ rate (one decimal; empty when nothing sells);
 * `runs_out_on` = today + ⌊days_of_cover⌋; `last_day_to_ship` = runs_out_on − lead time;
 * `units_to_ship` = rate × target − max(0, available + in transit + requested − rate × lead time),
@@ -105,26 +110,28 @@ def build_inputs(
     doubtful: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Plan inputs from `mart.stock_metrics` rows (`metrics`: marketplace, product_id, article,
-    title, warehouse_name, warehouse_kind, stock, orders) and Ozon's per-warehouse cluster rows
-    (`clusters`: product_id, warehouse_name, cluster_name, in_transit, requested, ads_cluster —
-    `mart.ozon_cluster_stock`); `doubtful`: marketplace, product_id pairs the guard flagged."""
+    title, warehouse_name, warehouse_kind, stock, orders, optionally in_way_from_client) and Ozon's
+    per-warehouse cluster rows (`clusters`: product_id, warehouse_name, cluster_name, in_transit,
+    requested, ads_cluster — `mart.ozon_cluster_stock`); `doubtful`: marketplace, product_id pairs
+    the guard flagged."""
     if metrics.is_empty():
         return pl.DataFrame(schema=INPUT_SCHEMA)
-    rows = metrics.lazy().filter(
-        (pl.col("warehouse_kind") != "TRANSIT")
-        & (pl.col("warehouse_name") != "")
-        & ~pl.col("warehouse_name").is_in(list(PSEUDO_WAREHOUSES))
-    )
+    if "in_way_from_client" not in metrics.columns:
+        metrics = metrics.with_columns(pl.lit(0, pl.Int64).alias("in_way_from_client"))
     fbs = pl.col("warehouse_kind") == "FBS"
+    wb = pl.col("marketplace") == "wildberries"
+    transit = pl.col("warehouse_kind") == "TRANSIT"
     # WB pools its own warehouses as soon as any WB-warehouse row carries an aggregate name.
     wb_pooled = (
-        metrics.filter(
-            (pl.col("marketplace") == "wildberries")
-            & ~fbs
-            & pl.col("warehouse_name").is_in(list(WB_AGGREGATE_NAMES))
-        ).height
-        > 0
+        metrics.filter(wb & ~fbs & pl.col("warehouse_name").is_in(list(WB_AGGREGATE_NAMES))).height > 0
     )
+    placed = (
+        ~transit & (pl.col("warehouse_name") != "") & ~pl.col("warehouse_name").is_in(list(PSEUDO_WAREHOUSES))
+    )
+    # warehouse_remains gives WB's returns in transit per size, not per warehouse (TRANSIT rows): they
+    # belong to the national line while WB pools; in the detailed mode no warehouse can be named.
+    pooled_returns = transit & wb & pl.lit(wb_pooled) & (pl.col("in_way_from_client") > 0)
+    rows = metrics.lazy().filter(placed | pooled_returns)
     cluster_of = (
         clusters.lazy().group_by("warehouse_name").agg(pl.col("cluster_name").drop_nulls().first())
         if not clusters.is_empty()
@@ -152,6 +159,13 @@ def build_inputs(
             pl.col("fbs").first(),
             pl.col("stock").sum().cast(pl.Int64).alias("available"),
             pl.col("orders").sum().cast(pl.Int64).alias("orders"),
+            # Returns on their way to WB's warehouses arrive as stock; Ozon's count only supplies.
+            pl.when(pl.col("marketplace") == "wildberries")
+            .then(pl.col("in_way_from_client").fill_null(0))
+            .otherwise(0)
+            .sum()
+            .cast(pl.Int64)
+            .alias("returns_in_transit"),
         )
         .join(names, on=["marketplace", "product_id"], how="left")
     )
@@ -177,7 +191,7 @@ def build_inputs(
         )
     orders_rate = pl.col("orders") / window_days
     inputs = grouped.with_columns(
-        pl.col("in_transit").fill_null(0),
+        (pl.col("in_transit").fill_null(0) + pl.col("returns_in_transit")).alias("in_transit"),
         pl.col("requested").fill_null(0),
         pl.coalesce("ads_cluster", orders_rate).alias("daily_rate"),
         pl.when(pl.col("ads_cluster").is_not_null())

@@ -3,8 +3,9 @@ destination in plan order, under the same two-row header, colours and number for
 sheet (DESIGN §6), so the Google Sheets publisher and the XLSX writer render it unchanged.
 
 Columns (A–D frozen): seller article, product id, marketplace, destination | daily rate, rate
-source | available, in transit, requested | days of cover (red below the tenant's low-stock
-threshold), runs out on, lead time, last day to ship | units to ship, box multiple, urgency, data.
+source | available, in transit to the destination («В пути на склад»: never orders on their way to
+buyers), requested | days of cover (red below the tenant's low-stock threshold), runs out on, lead
+time, last day to ship | units to ship, box multiple, urgency, data.
 Dates are ISO text (`2026-12-05`): they sort and filter as they read.
 """
 
@@ -30,7 +31,7 @@ _HEADER = {
         "Продажи в день",
         "Источник скорости",
         "Доступно",
-        "В пути",
+        "В пути на склад",
         "В заявках",
         "Дней запаса",
         "Закончится",
@@ -49,7 +50,7 @@ _HEADER = {
         "Sales per day",
         "Rate source",
         "Available",
-        "In transit",
+        "Inbound",
         "Requested",
         "Days of cover",
         "Runs out on",

@@ -144,54 +144,50 @@ async def stock(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
-@guarded
-async def low(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    chat = await _linked(update, context)
-    if chat is not None:
-        ctx = bot_context(context)
-        reply = await asyncio.to_thread(views.low, ctx.settings, chat, 1)
-        await ctx.sender.send_message(chat.chat_id, reply.text, reply_markup=reply.markup)
-
-
-@guarded
-async def low_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """◀ ▶ under /low: the page replaces the message's text (editMessageText)."""
+async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Any, views.Chat] | None:
+    """The pressed button's callback query and its linked chat; from an unlinked chat the press is
+    only acknowledged (None)."""
     query = update.callback_query
     assert query is not None
     chat = await _linked(update, context)
     if chat is None:
         await query.answer()
-        return
-    ctx = bot_context(context)
-    page = int(str(query.data).split(":", 1)[1])
-    reply = await asyncio.to_thread(views.low, ctx.settings, chat, page)
-    await _edit(query, reply)
-    await query.answer()
+        return None
+    return query, chat
 
 
-@guarded
-async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    chat = await _linked(update, context)
-    if chat is not None:
+# A paged list (/low, /plan): its view gives page N of the chat's tenant as text and ◀ ▶ buttons.
+PagedView = Callable[[Settings, views.Chat, int], views.Reply]
+
+
+def paged(name: str, view: PagedView) -> tuple[Handler, Handler]:
+    """The command's handler (page 1, a new message) and its ◀ ▶ handler (the page replaces the
+    message's text: editMessageText)."""
+
+    async def first(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = await _linked(update, context)
+        if chat is not None:
+            ctx = bot_context(context)
+            reply = await asyncio.to_thread(view, ctx.settings, chat, 1)
+            await ctx.sender.send_message(chat.chat_id, reply.text, reply_markup=reply.markup)
+
+    async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        pressed = await _pressed(update, context)
+        if pressed is None:
+            return
+        query, chat = pressed
         ctx = bot_context(context)
-        reply = await asyncio.to_thread(views.plan, ctx.settings, chat, 1)
-        await ctx.sender.send_message(chat.chat_id, reply.text, reply_markup=reply.markup)
-
-
-@guarded
-async def plan_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """◀ ▶ under /plan, as under /low."""
-    query = update.callback_query
-    assert query is not None
-    chat = await _linked(update, context)
-    if chat is None:
+        page = int(str(query.data).split(":", 1)[1])
+        reply = await asyncio.to_thread(view, ctx.settings, chat, page)
+        await _edit(query, reply)
         await query.answer()
-        return
-    ctx = bot_context(context)
-    page = int(str(query.data).split(":", 1)[1])
-    reply = await asyncio.to_thread(views.plan, ctx.settings, chat, page)
-    await _edit(query, reply)
-    await query.answer()
+
+    first.__name__, turn.__name__ = name, f"{name}_page"  # what `guarded` logs on a failure
+    return guarded(first), guarded(turn)
+
+
+low, low_page = paged("low", views.low)
+plan, plan_page = paged("plan", views.plan)
 
 
 async def _edit(query: Any, reply: views.Reply) -> None:
@@ -228,12 +224,10 @@ async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 @guarded
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None
-    chat = await _linked(update, context)
-    if chat is None:
-        await query.answer()
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return
+    query, chat = pressed
     ctx = bot_context(context)
     try:
         chat = await asyncio.to_thread(views.apply_setting, ctx.settings, chat, str(query.data))

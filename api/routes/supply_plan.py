@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, EditorUser, SettingsDep, TenantSessionDep
 from api.errors import responses
@@ -39,7 +39,11 @@ class SupplyPlanRow(BaseModel):
     daily_rate: float
     rate_source: str  # `ozon_ads_28d` (Ozon's 28-day ads_cluster) or `orders_<N>d` (the orders window)
     available: int
-    in_transit: int
+    in_transit: int = Field(
+        description="On its way to the destination, never to buyers. Ozon: units in supplies on their way "
+        "(`transit_stock_count`); WB: returns on their way to its warehouses — WB reports no incoming "
+        "supplies through its API, so a WB supply on its way is not counted."
+    )
     requested: int
     days_of_cover: float | None
     runs_out_on: date | None

@@ -251,7 +251,9 @@ class OzonClient:
                         "cluster": item.get("cluster_name"),
                         "quantity": item["available_stock_count"],
                         "reserved": None,  # this method reports no reservations per warehouse
-                        "in_way_to_client": item.get("transit_stock_count", 0),
+                        # Ozon reports no units on their way to buyers here: `transit_stock_count`
+                        # is supplies on their way to this warehouse (the plan's input below).
+                        "in_way_to_client": None,
                         "in_way_from_client": item.get("return_from_customer_stock_count", 0),
                         # Per cluster: what supply planning reads (Ozon's 28-day rates, supplies).
                         "cluster_id": _int_or_none(item.get("cluster_id")),
@@ -306,8 +308,9 @@ class OzonClient:
                         "cluster": None,
                         "quantity": row["free_to_sell_amount"],
                         "reserved": row.get("reserved_amount"),
-                        "in_way_to_client": row.get("promised_amount", 0),
+                        "in_way_to_client": None,  # not reported; promised = incoming supplies
                         "in_way_from_client": None,
+                        "transit_stock_count": row.get("promised_amount", 0),
                     }
                 )
             if len(page) < S.PAGE:

@@ -4,10 +4,12 @@ Quantities map from the scenario the same way everywhere, so the methods agree w
 (DESIGN §6: the scenario's `available` is the units available to sell): `free_to_sell_amount` /
 `available_stock_count` / `valid_stock_count` = `available`, `reserved` / `reserved_amount` =
 `reserved`, `present` (on the shelf, reservations included) = `available` + `reserved`,
-`transit_stock_count` / `promised_amount` = `in_way_to_client` + `in_supply`,
+`transit_stock_count` («в поставках в пути») / `promised_amount` («в подтверждённых будущих
+поставках») = `in_supply` (units in supplies on their way to the warehouse),
 `return_from_customer_stock_count` = `in_way_from_client`, `requested_stock_count` = `requested`
-(units in supply requests). Scenarios written before supplies were modelled carry Ozon's "in
-transit" as `in_way_to_client`; `in_supply` adds units in supplies on their way to the warehouse.
+(units in supply requests). A scenario's `in_way_to_client` (orders on their way to buyers) is served
+by no FBO stock method, as on Ozon: adding it to `transit_stock_count` made the supply plan count
+orders leaving a warehouse as a supply arriving there.
 `ads` / `ads_cluster` are the units sold from Ozon warehouses (all / the item's cluster) over the
 28 days before now ÷ 28, from the scenario's orders; `idc*` = available ÷ `ads*`.
 """
@@ -113,7 +115,7 @@ def _analytics_item(account: OzonAccount, cell: StockCell, now: datetime) -> dic
         "macrolocal_cluster_id": cluster_id,
         "available_stock_count": cell.available,
         "valid_stock_count": cell.available,
-        "transit_stock_count": cell.to_client + cell.in_supply,
+        "transit_stock_count": cell.in_supply,
         "requested_stock_count": cell.requested,
         "return_from_customer_stock_count": cell.from_client,
         **dict.fromkeys(ZERO_COUNTS, 0),
@@ -169,7 +171,7 @@ async def _stock_on_warehouses(request: web.Request, account: OzonAccount, body:
                 "item_code": product["offer_id"],
                 "item_name": product["name"],
                 "free_to_sell_amount": cell.available,
-                "promised_amount": cell.to_client,
+                "promised_amount": cell.in_supply,
                 "reserved_amount": cell.reserved,
                 "warehouse_name": account.warehouses[cell.warehouse_id]["name"],
             }

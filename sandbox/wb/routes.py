@@ -315,12 +315,23 @@ async def remains_download(request: web.Request, account: WbAccount) -> web.Resp
     if not rows:
         return web.Response(status=204, text="Нет данных")
     if "wb_remains_total" in _state(request).switches.broken_identities:
-        # WB's own total stops matching its warehouses, as when it re-labels part of its stock.
-        rows[0]["warehouses"] = [
-            {**w, "quantity": w["quantity"] + BROKEN_BY} if w["warehouseName"] == PSEUDO_TOTAL else w
-            for w in rows[0]["warehouses"]
-        ]
+        _break_remains_total(rows)
     return json_response(rows)
+
+
+def _break_remains_total(rows: list[dict[str, Any]]) -> None:
+    """WB's own total stops matching its warehouses, as when it re-labels part of its stock. The
+    first row that has a total drifts; WB lists only non-zero lines, so an out-of-stock first row has
+    none (breaking rows[0] alone then broke nothing). With no stock anywhere, a total appears."""
+    for row in rows:
+        lines = row["warehouses"]
+        if any(w["warehouseName"] == PSEUDO_TOTAL for w in lines):
+            row["warehouses"] = [
+                {**w, "quantity": w["quantity"] + BROKEN_BY} if w["warehouseName"] == PSEUDO_TOTAL else w
+                for w in lines
+            ]
+            return
+    rows[0]["warehouses"] = [*rows[0]["warehouses"], {"warehouseName": PSEUDO_TOTAL, "quantity": BROKEN_BY}]
 
 
 # --- statistics: orders (and the removed stocks) ----------------------------------------------

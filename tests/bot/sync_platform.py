@@ -30,6 +30,8 @@ from warehouse.tenants import TenantInfo, active_tenants, create_tenant, store_c
 from warehouse.vault import CredentialVault
 
 SCALE = 1000.0
+SERVICE_ACCOUNT = "stock-tracker@st-prod.iam.gserviceaccount.com"
+WB_BOOK = "book-severnyi-len"  # the WB seller's spreadsheet, used once a test sets it on the tenant
 BOT_TOKEN = "7000003:AAH" + "r" * 32
 WB_SELLER = "seller-1-severnyi-len"
 BOTH_SELLER = "seller-2-urban-fox"
@@ -56,6 +58,14 @@ def bot_scenario() -> dict[str, Any]:
     for stock in wb["stocks"]:
         if stock["chrt_id"] in sizes and stock["warehouse_id"] == order["warehouse_id"]:
             stock["quantity"] = 0
+    scenario["spreadsheets"] = [
+        {
+            "id": WB_BOOK,
+            "owner": "seller@example.com",
+            "editors": [SERVICE_ACCOUNT],
+            "sheets": [{"title": "Мои заметки"}],
+        }
+    ]
     return scenario
 
 
@@ -134,6 +144,8 @@ def platform(
             encryption_keys=key,
             marketplace_time_scale=SCALE,
             output_dir=tmp_path / "out",
+            jwt_secret="bot-platform-jwt-secret-" + "x" * 40,
+            google_service_account_email=SERVICE_ACCOUNT,
         ).sandbox_urls(server.urls)
         migrate(settings.app_database_url)
         vault = CredentialVault([key])

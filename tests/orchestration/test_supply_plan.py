@@ -70,8 +70,9 @@ def _wb_orders(prefix: str, chrt: int, warehouse: int, count: int) -> list[dict[
 
 
 def wb_seller(name: str, base: int, mode: str) -> dict[str, Any]:
-    """A-1 sells 2/day at Коледино (10 left) and 1/day at Казань (70 left); C-3 1/day at Коледино
-    (3 left); B-2 1/day from the seller's own warehouse (5 left)."""
+    """A-1 sells 2/day at Коледино (10 left, 3 returns on their way there, 4 on their way to
+    buyers) and 1/day at Казань (70 left); C-3 1/day at Коледино (3 left); B-2 1/day from the
+    seller's own warehouse (5 left)."""
     products = [
         {
             "nm_id": base + i,
@@ -96,7 +97,14 @@ def wb_seller(name: str, base: int, mode: str) -> dict[str, Any]:
             {"id": OWN, "name": "Мой склад", "kind": "seller"},
         ],
         "stocks": [
-            {"chrt_id": a, "warehouse_id": KOLEDINO, "quantity": 10},
+            # 4 on their way to buyers (leaving: not in the plan), 3 returns on their way back (arriving).
+            {
+                "chrt_id": a,
+                "warehouse_id": KOLEDINO,
+                "quantity": 10,
+                "in_way_to_client": 4,
+                "in_way_from_client": 3,
+            },
             {"chrt_id": a, "warehouse_id": KAZAN, "quantity": 70},
             {"chrt_id": c, "warehouse_id": KOLEDINO, "quantity": 3},
             {"chrt_id": b, "warehouse_id": OWN, "quantity": 5},
@@ -183,7 +191,15 @@ def ozon_seller(name: str) -> dict[str, Any]:
             {"id": PODOLSK, "name": "Склад Подольск", "kind": "seller"},
         ],
         "stocks": [
-            {"sku": 3001, "warehouse_id": HOR, "available": 20, "in_supply": 10, "requested": 5},
+            # 6 on their way to buyers: orders leaving ХОРУГВИНО, no supply arriving there.
+            {
+                "sku": 3001,
+                "warehouse_id": HOR,
+                "available": 20,
+                "in_supply": 10,
+                "requested": 5,
+                "in_way_to_client": 6,
+            },
             {"sku": 3001, "warehouse_id": PUSH, "available": 8},
             {"sku": 3001, "warehouse_id": KAZ, "available": 50},
             {"sku": 3002, "warehouse_id": PODOLSK, "available": 4},
@@ -333,7 +349,8 @@ def _rows(plan: dict[str, Any], today: date) -> list[tuple[Any, ...]]:
 # Units = rate × 30 − max(0, available + in transit + requested − rate × lead time), rounded up.
 PLAN_SHOP = [
     ("C-3", "Коледино", 1.0, "orders_7d", 3, 0, 0, 3.0, 3, 7, -4, 30, 1, "overdue"),
-    ("A-1", "Коледино", 2.0, "orders_7d", 10, 0, 0, 5.0, 5, 7, -2, 60, 1, "overdue"),
+    # 3 returns in transit: 60 − max(0, 10 + 3 − 2 × 7).
+    ("A-1", "Коледино", 2.0, "orders_7d", 10, 3, 0, 5.0, 5, 7, -2, 60, 1, "overdue"),
     ("O-2", "Склад Подольск (FBS)", 1.0, "orders_7d", 4, 0, 0, 4.0, 4, 2, 2, 28, 1, "urgent"),
     ("B-2", "Мой склад (FBS)", 1.0, "orders_7d", 5, 0, 0, 5.0, 5, 2, 3, 27, 1, "urgent"),
     # 2/day from Ozon's 28-day ads_cluster; 28 there + 10 in transit + 5 requested.
@@ -345,7 +362,8 @@ PLAN_SHOP = [
 POOLED_SHOP = [
     ("C-3", "Склад WB", 1.0, "orders_7d", 3, 0, 0, 3.0, 3, 7, -4, 30, 1, "overdue"),
     ("B-2", "Мой склад (FBS)", 1.0, "orders_7d", 5, 0, 0, 5.0, 5, 2, 3, 27, 1, "urgent"),
-    ("A-1", "Склад WB", 3.0, "orders_7d", 80, 0, 0, 26.7, 26, 7, 19, 31, 1, "planned"),
+    # 90 − (80 + 3 returns in transit − 3 × 7).
+    ("A-1", "Склад WB", 3.0, "orders_7d", 80, 3, 0, 26.7, 26, 7, 19, 28, 1, "planned"),
 ]
 
 
@@ -395,6 +413,12 @@ def test_the_plan_is_exact_on_both_marketplaces_and_both_wb_modes(world: World) 
         )
         for r in PLAN_SHOP
     ]
+    # The stock tabs keep their meaning: «В пути до покупателя» / «В пути конв. на склад WB» (E, F)
+    # are WB's to-buyer and return units; Ozon reports no units on their way to buyers, and its
+    # supplies on their way to a warehouse are not shown as such.
+    wb_row = next(row for row in tabs["Wildberries"]["values"][2:] if row[2] == "A-1")
+    ozon_row = next(row for row in tabs["Ozon"]["values"][2:] if row[2] == "O-1")
+    assert (wb_row[4], wb_row[5], ozon_row[4]) == (4, 3, 0)
     # The XLSX carries it as one more worksheet.
     book = load_workbook(world.settings.output_dir / "Plan Shop" / "stock.xlsx", read_only=True)
     assert book.sheetnames == ["Wildberries", "Ozon", "План поставок"]

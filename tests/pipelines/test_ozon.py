@@ -173,12 +173,15 @@ def assert_equals_scenario(loader: Loader, seller: dict[str, Any]) -> None:
     assert loader.query("select count(*) from ozon_products")[0][0] == len(seller["products"])
     assert loaded_stock(loader) == expected_stock(seller)
     latest = "snapshot_at = (select max(snapshot_at) from {t})"
-    to_client = loader.query(
-        "select sum(in_way_to_client) from ozon_stock where "
-        + latest.format(t="ozon_stock")
-        + " and warehouse_kind = 'FBO'"
-    )[0][0]
-    assert to_client == sum(s.get("in_way_to_client", 0) for s in seller["stocks"])
+    # Ozon's FBO methods report supplies on their way to a warehouse, never orders on their way to
+    # buyers: the scenario's to-buyer units are not loaded as either.
+    to_client, supplies = loader.query(
+        "select sum(coalesce(in_way_to_client, 0)), sum(coalesce(transit_stock_count, 0)) from ozon_stock "
+        "where " + latest.format(t="ozon_stock") + " and warehouse_kind = 'FBO'"
+    )[0]
+    assert to_client == 0
+    fbo = {w["id"] for w in seller["warehouses"] if w["kind"] == "marketplace"}
+    assert supplies == sum(s.get("in_supply", 0) for s in seller["stocks"] if s["warehouse_id"] in fbo)
     # The scheme totals of /v4 (on the shelf − reserved) agree with the per-warehouse rows.
     schemes = dict(
         loader.query(
@@ -330,7 +333,7 @@ def test_wb_and_ozon_share_the_tenant_dataset(
 
 
 def fbo_cells(rows: list[dict[str, Any]]) -> dict[tuple[int, str], tuple[int, int]]:
-    return {(r["sku"], r["warehouse_name"]): (r["quantity"], r["in_way_to_client"]) for r in rows}
+    return {(r["sku"], r["warehouse_name"]): (r["quantity"], r.get("transit_stock_count")) for r in rows}
 
 
 def test_fallback_methods_give_the_same_stock(
@@ -545,11 +548,7 @@ def test_clusters_and_supply_fields_load_for_planning(loader: Loader, scenario: 
     by_id = {w["id"]: w for w in fbo}
     assert rows and all((by_id[r[0]]["cluster_id"], by_id[r[0]]["cluster"]) == r[1:3] for r in rows)
     assert all(r[3] is not None and r[4] is not None and r[4] <= r[3] for r in rows)
-    in_transit = sum(
-        s.get("in_way_to_client", 0) + s.get("in_supply", 0)
-        for s in seller["stocks"]
-        if s["warehouse_id"] in by_id
-    )
+    in_transit = sum(s.get("in_supply", 0) for s in seller["stocks"] if s["warehouse_id"] in by_id)
     assert sum(r[5] for r in rows) == in_transit
     # FBS rows have no cluster figures.
     assert (
