@@ -55,8 +55,7 @@ def sync(
 ) -> tuple[float, float, int, dict[str, int]]:
     """One full sync; returns (whole seconds, normalize+load seconds, rows, rows per table).
 
-    `variant`: "project" as shipped; "before" the same at PostgreSQL's default work_mem (the
-    settings before issue 12)."""
+    `variant`: "project" as shipped; "before" at PostgreSQL's default work_mem, as before issue 12."""
     if variant == "before":
         url += DEFAULT_WORK_MEM
     pipeline = tenant_pipeline(tenant, "wildberries", url, workdir / uuid.uuid4().hex)
@@ -72,7 +71,7 @@ def sync(
         )
 
     started = time.perf_counter()
-    result = run_source(pipeline, source)
+    loaded = run_source(pipeline, source).rows
     elapsed = time.perf_counter() - started
     if os.environ.get("BENCH_STEPS"):
         for step in pipeline.last_trace.steps:
@@ -91,7 +90,7 @@ def sync(
         for step in pipeline.last_trace.steps
         if step.step in ("normalize", "load")
     )
-    return elapsed, writing, sum(result.rows.values()), result.rows
+    return elapsed, writing, sum(loaded.values()), loaded
 
 
 def copy_loaded(url: str, dataset: str, tables: list[str], rounds: int) -> tuple[int, float]:

@@ -43,8 +43,7 @@ def destination_from_url(url: str) -> Destination:
         if "options" not in parsed.query:
             # dlt's merge sorts the staging rows by key and hashes them against the final table;
             # at PostgreSQL's default 4 MB a 10 000-SKU sync spilled both to disk (external
-            # merge, bench/bench_ingest.py). Only dlt's own sessions get this; an operator's
-            # `options` in the URL wins.
+            # merge, bench/bench_ingest.py). An operator's own `options` in the URL win.
             parsed = parsed.update_query_dict({"options": f"-cwork_mem={LOAD_WORK_MEM}"})
         return dlt.destinations.postgres(parsed.render_as_string(hide_password=False))
     raise ValueError(
