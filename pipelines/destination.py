@@ -17,8 +17,6 @@ from sqlalchemy.engine import make_url
 # normalize step (bench/bench_ingest.py). An operator's own setting wins.
 os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
 
-LOAD_WORK_MEM = "64MB"  # a ceiling per sort or hash: the 10 000-SKU sync's largest merge used 15 MB
-
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -40,11 +38,6 @@ def destination_from_url(url: str) -> Destination:
         if parsed.password is None:
             # dlt insists on a password; servers with trust or peer auth ignore it.
             parsed = parsed.set(password="unused")
-        if "options" not in parsed.query:
-            # dlt's merge sorts the staging rows by key and hashes them against the final table;
-            # at PostgreSQL's default 4 MB a 10 000-SKU sync spilled both to disk (external
-            # merge, bench/bench_ingest.py). An operator's own `options` in the URL win.
-            parsed = parsed.update_query_dict({"options": f"-cwork_mem={LOAD_WORK_MEM}"})
         return dlt.destinations.postgres(parsed.render_as_string(hide_password=False))
     raise ValueError(
         f"unsupported warehouse URL {url.split(':', 1)[0]}: use duckdb:///FILE or postgresql://…"
