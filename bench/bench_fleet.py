@@ -182,7 +182,7 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        cpu_before = sum(_cpu(p.pid) for p in processes)
+        cpu_before = {p.pid: _cpu_split(p.pid) for p in processes}
         launched_at = time.time()
         run_tier: dict[str, str] = {}
         for tenant, tier in tenants:  # the starters first, then enterprise into a full queue
@@ -196,7 +196,15 @@ def main() -> None:
             if all(r.dagster_run.status in done for r in records) or time.monotonic() > deadline:
                 break
             time.sleep(1)
-        cpu = sum(_cpu(p.pid) for p in processes) - cpu_before
+        cpu_after = {p.pid: _cpu_split(p.pid) for p in processes}
+        names = {p.pid: Path(p.args[0]).name + (" " + p.args[1] if p.args[1] == "code-server" else "")
+                 for p in processes}  # fmt: skip
+        split = {
+            (names[pid], part): cpu_after[pid][i] - cpu_before[pid][i]
+            for pid in cpu_after
+            for i, part in enumerate(("itself", "its child processes"))
+        }
+        cpu = sum(split.values())
     finally:
         for process in processes:
             process.terminate()
@@ -226,6 +234,9 @@ def main() -> None:
     )
     print(f"sustained: {len(ok) / span * 3600:.0f} syncs/hour ({len(ok)} in {span:.0f} s)")
     print(f"CPU per sync: {cpu / max(1, len(finished)):.1f} s (daemon, webserver, code servers and runs)")
+    for (name, part), seconds in split.items():
+        if seconds >= 0.05:  # where it goes: the runs are the code server's child processes
+            print(f"  {name}, {part}: {seconds / max(1, len(finished)):.2f} s per sync")
     print(f"run wall: p50 {statistics.median(durations):.1f} s, p95 {percentile(durations, 0.95):.1f} s")
     for tier, values in waits.items():
         if values:
@@ -237,21 +248,21 @@ def main() -> None:
     print(f"machine load at the end: {os.getloadavg()[0]:.1f}; scratch dir {home}")
 
 
-def _cpu(pid: int) -> float:
-    """CPU seconds of a process and all its descendants, reaped (children_*) or still running."""
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process itself and of all its descendants, reaped (children_*) or running."""
     try:
         root = psutil.Process(pid)
         times = root.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
+        descendants = times.children_user + times.children_system
         for child in root.children(recursive=True):
             try:
                 t = child.cpu_times()
-                total += t.user + t.system + t.children_user + t.children_system
+                descendants += t.user + t.system + t.children_user + t.children_system
             except psutil.NoSuchProcess:
                 pass
-        return total
+        return times.user + times.system, descendants
     except psutil.NoSuchProcess:
-        return 0.0
+        return 0.0, 0.0
 
 
 if __name__ == "__main__":
