@@ -2,6 +2,7 @@
 
     uv run python bench/bench_fleet.py [--tenants 40] [--enterprise 4] [--time-scale 60]
                                        [--executor in_process|multiprocess] [--code-server]
+                                       [--no-bytecode]
 
 N starter-size tenants (100 SKUs × 10 warehouses, Wildberries) and a few enterprise ones of the
 same size are synced by `dagster-daemon` exactly as in production: each sync is launched through
