@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sentry_sdk
 from dagster import HookContext, failure_hook
 
 from resources.sentry import tag_tenant
@@ -14,8 +15,6 @@ def report_failure(context: HookContext) -> None:
     # HookContext has the run's id, not the run (an attribute lookup of `.run` raised here).
     run = context.instance.get_run_by_id(context.run_id)
     tags = run.tags if run is not None else {}
-    import sentry_sdk  # here, not at the top: only a failing step needs it (a run's start is CPU)
-
     with sentry_sdk.new_scope():
         tag_tenant(tags.get("tenant"), tags.get("tier"))
         sentry_sdk.set_tag("step", context.step_key)

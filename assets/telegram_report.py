@@ -7,6 +7,7 @@ sends, and the `telegram_deliveries` sensor sends what could not go yet. Nothing
 from collections.abc import Iterator
 from typing import Any
 
+import sentry_sdk
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -78,8 +79,6 @@ def telegram_report(
             with telegram.sender() as sender:
                 sent = send_due(session, sender, tenant_id=tenant.id)
     except Exception as exc:  # a report must never fail the sync; Sentry and the log say why
-        import sentry_sdk  # only here: the SDK is a cost every run process would pay at import
-
         sentry_sdk.capture_exception(exc)
         context.log.error(f"Telegram report of {tenant.id} not sent ({type(exc).__name__}); retried later.")
     for note in outcome.notes:

@@ -11,9 +11,10 @@ locals and request bodies are not collected in the first place.
 from __future__ import annotations
 
 import re
-import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+import sentry_sdk
 
 from settings import Settings, get_settings
 
@@ -47,9 +48,6 @@ def init_sentry(component: str, settings: Settings | None = None, **options: Any
     settings = settings or get_settings()
     if not settings.sentry_dsn:
         return False
-    # Imported only with a DSN: every Dagster run process calls this, and the SDK is ≈ 0.2 CPU s.
-    import sentry_sdk
-
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment or settings.environment,
@@ -67,9 +65,6 @@ def init_sentry(component: str, settings: Settings | None = None, **options: Any
 
 def tag_tenant(tenant_id: str | None, tier: str | None = None) -> None:
     """Tag what is reported from here on in this scope (a request, a run) with the tenant."""
-    sentry_sdk = sys.modules.get("sentry_sdk")
-    if sentry_sdk is None:  # never imported, so never initialised: nothing is reported to tag
-        return
     if tenant_id:
         sentry_sdk.set_tag("tenant_id", tenant_id)
     if tier:
