@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
-from resources.telegram_sender import BlockingTelegramSender, TelegramSender, database_marker, make_bot
 from settings import Settings
+
+if TYPE_CHECKING:
+    from resources.telegram_sender import BlockingTelegramSender
 
 
 class TelegramReports(ConfigurableResource):
@@ -26,6 +29,15 @@ class TelegramReports(ConfigurableResource):
 
     @contextmanager
     def sender(self) -> Iterator[BlockingTelegramSender]:
+        # python-telegram-bot and httpx load only when there is something to send: every run
+        # process imports this module, most tenants link no chat (bench/bench_fleet.py).
+        from resources.telegram_sender import (
+            BlockingTelegramSender,
+            TelegramSender,
+            database_marker,
+            make_bot,
+        )
+
         # make_bot reads only the API root and the token from the settings.
         settings = Settings.model_construct(
             telegram_api_url=self.api_url, telegram_bot_token=os.environ.get(self.token_env, "")

@@ -10,18 +10,20 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from warehouse.models import Base
 from warehouse.private_files import private_dir, private_file
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where a migration runs, not here: every Dagster run process imports this
+# module, and Alembic alone is ≈ 1 CPU s of a run's start (bench/bench_fleet.py).
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every process migrating one database.
@@ -78,6 +80,8 @@ def session_factory(url: str) -> sessionmaker[Session]:
 
 
 def _alembic_config(connection: Any) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -94,6 +98,8 @@ def lock_for_migration(connection: Connection) -> None:
 
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
+    from alembic import command
+
     engine = engine_for(url)
     with engine.begin() as connection:
         lock_for_migration(connection)
@@ -102,6 +108,8 @@ def migrate(url: str) -> None:
 
 def new_revision(message: str) -> None:
     """Autogenerate the next revision from the models (the developer's `alembic revision --autogenerate`)."""
+    from alembic import command
+
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite:///{Path(scratch) / 'app.db'}"
         migrate(url)
@@ -114,6 +122,9 @@ def new_revision(message: str) -> None:
 
 def schema_diff(url: str) -> list[Any]:
     """What autogenerate would still write for this database (`alembic check`): empty when in step."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     with engine_for(url).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, Base.metadata))
