@@ -25,7 +25,7 @@ from pipelines.destination import loader_file_format
 from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError, MarketplaceError
 from pipelines.ozon import ozon_source
 from pipelines.ozon.helpers import OzonUrls
-from pipelines.runner import marketplace_cause
+from pipelines.runner import marketplace_cause, release_free_memory
 from pipelines.wildberries import wildberries_source
 from resources.marketplaces import MarketplaceApis
 from resources.tenants import TenantDirectory
@@ -149,6 +149,7 @@ def _ingest(
         # run would otherwise start from (bench/bench_sync.py).
         del pipeline
         gc.collect()
+        release_free_memory()
 
 
 def _mark_refused(

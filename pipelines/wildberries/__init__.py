@@ -15,6 +15,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.http_policy import HttpPolicy
+from pipelines.runner import release_free_memory
 from pipelines.wildberries.helpers import WbClient, WbUrls
 
 MARKETPLACE = "wildberries"
@@ -101,6 +102,7 @@ def wildberries_source(
         running[0] -= 1
         if running[0] == 0:
             client.forget()
+            release_free_memory()  # before dlt's load, which is the sync's peak
 
     # Resources yield Arrow tables: dlt then skips row-by-row normalizing (~10× faster loads).
     @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge")
