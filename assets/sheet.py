@@ -86,7 +86,7 @@ def sheet_layout(
         return
     tenant = target.tenant
     with warehouse.mart(tenant.id) as mart:
-        metrics = pl.DataFrame(mart.current_stock(), infer_schema_length=None)
+        metrics = mart.current_stock_frame()
     # The sync loaded everything; the sheet and files cover the plan's first N products and say
     # below them how many were left out and which plan shows them.
     grids, metrics, left_out = grids_for_plan(

@@ -7,6 +7,8 @@ run cannot load it. The caller gets the marketplace's reason, not dlt's wrapping
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,3 +59,17 @@ def run_source(pipeline: dlt.Pipeline, make_source: Callable[[], Any]) -> LoadRe
         info.loads_ids[-1] if info.loads_ids else None,
         {k: v for k, v in rows.items() if not k.startswith("_dlt")},
     )
+
+
+def release_free_memory() -> None:
+    """Give the memory freed after a load back to the system: Arrow's allocator (mimalloc) and
+    glibc keep freed pages for reuse, so a finished extract otherwise stays in the run's RSS
+    through every later step (bench/bench_sync.py)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)  # glibc only
+        if trim is not None:
+            trim(0)

@@ -15,6 +15,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.http_policy import HttpPolicy
+from pipelines.runner import release_free_memory
 from pipelines.wildberries.helpers import WbClient, WbUrls
 
 MARKETPLACE = "wildberries"
@@ -95,12 +96,22 @@ def wildberries_source(
         client.check_categories()
     stamp = snapshot_at.astimezone(UTC)
     common = {"tenant_id": tenant, "marketplace": MARKETPLACE}
+    running = [4 if remains else 3]  # resources not yet finished; the last one empties the caches
+
+    def finished() -> None:
+        running[0] -= 1
+        if running[0] == 0:
+            client.forget()
+            release_free_memory()  # before dlt's load, which is the sync's peak
 
     # Resources yield Arrow tables: dlt then skips row-by-row normalizing (~10× faster loads).
     @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge")
     def products() -> Iterator[pa.Table]:
-        rows = ({**size, "barcodes": ",".join(size["barcodes"])} for size in client.sizes())
-        yield from arrow_batches(rows, PRODUCTS, common)
+        try:
+            rows = ({**size, "barcodes": ",".join(size["barcodes"])} for size in client.sizes())
+            yield from arrow_batches(rows, PRODUCTS, common)
+        finally:
+            finished()
 
     @dlt.resource(
         name="wb_stock",
@@ -108,26 +119,36 @@ def wildberries_source(
         write_disposition="merge",
     )
     def stock() -> Iterator[pa.Table]:
-        merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in client.wb_warehouse_stock() + client.seller_warehouse_stock():
-            key = (row["chrt_id"], row["warehouse_kind"], row["warehouse_name"])
-            if key in merged:  # one row per natural key, whatever the endpoint repeats
-                for field in ("quantity", "in_way_to_client", "in_way_from_client"):
-                    merged[key][field] += row[field]
-            else:
-                merged[key] = row
-        yield from arrow_batches(merged.values(), STOCK, {**common, "snapshot_at": stamp})
+        try:
+            merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for part in (client.wb_warehouse_stock, client.seller_warehouse_stock):
+                for row in part():
+                    key = (row["chrt_id"], row["warehouse_kind"], row["warehouse_name"])
+                    if key in merged:  # one row per natural key, whatever the endpoint repeats
+                        for field in ("quantity", "in_way_to_client", "in_way_from_client"):
+                            merged[key][field] += row[field]
+                    else:
+                        merged[key] = row
+            yield from arrow_batches(merged.values(), STOCK, {**common, "snapshot_at": stamp})
+        finally:
+            finished()
 
     @dlt.resource(name="wb_orders", primary_key="srid", write_disposition="merge")
     def orders() -> Iterator[pa.Table]:
-        since = snapshot_at - timedelta(days=orders_days)
-        yield from arrow_batches(client.orders(since), ORDERS, common)
+        try:
+            since = snapshot_at - timedelta(days=orders_days)
+            yield from arrow_batches(client.orders(since), ORDERS, common)
+        finally:
+            finished()
 
     # Replaced each sync: the guard compares it with this sync's stock only.
     @dlt.resource(name="wb_remains", primary_key=("nm_id", "line"), write_disposition="replace")
     def remains_report() -> Iterator[pa.Table]:
-        rows = [{**common, "snapshot_at": stamp, **row} for row in client.remains_by_product()]
-        yield pa.Table.from_pylist(rows, schema=REMAINS)
+        try:
+            rows = [{**common, "snapshot_at": stamp, **row} for row in client.remains_by_product()]
+            yield pa.Table.from_pylist(rows, schema=REMAINS)
+        finally:
+            finished()
 
     return (products, stock, orders, remains_report) if remains else (products, stock, orders)
 
