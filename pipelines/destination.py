@@ -11,6 +11,7 @@ from pathlib import Path
 import dlt
 from dlt.common.destination import Destination
 from dlt.common.runtime.collector import LogCollector
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from sqlalchemy.engine import make_url
 
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
@@ -32,7 +33,10 @@ def destination_from_url(url: str) -> Destination:
     if url.startswith("duckdb:///"):
         path = Path(url.removeprefix("duckdb:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(path))
+        # One DuckDB thread for the load: each thread keeps its own buffers, and on a small
+        # embedded install the extra threads raised a sync's peak memory more than its speed.
+        credentials = DuckDbCredentials(str(path), global_config={"threads": 1})
+        return dlt.destinations.duckdb(credentials)
     if url.startswith(("postgresql://", "postgres://")):
         parsed = make_url(url.replace("postgres://", "postgresql://", 1))
         if parsed.password is None:
