@@ -35,11 +35,14 @@ class AdmissionLimit:
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_in_flight)
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_seconds)
-        except TimeoutError:
-            await server_busy_response(Request(scope))(scope, receive, send)
-            return
+        if self._slots.locked():  # every slot taken, or others already waiting: queue, bounded
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_seconds)
+            except TimeoutError:
+                await server_busy_response(Request(scope))(scope, receive, send)
+                return
+        else:  # a free slot: taken at once, without the task and timer wait_for costs per request
+            await self._slots.acquire()
         try:
             await self.app(scope, receive, send)
         finally:

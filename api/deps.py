@@ -32,7 +32,7 @@ from api.security import TokenClaims, TokenError, decode_token
 from settings import Settings
 from warehouse import users
 from warehouse.app_db import session_factory
-from warehouse.models import Tenant, User
+from warehouse.models import Subscription, Tenant, User
 from warehouse.tenant_scope import tenant_session
 
 # OAuth2 password flow, so Swagger UI's Authorize button signs in with email and password; any
@@ -142,6 +142,7 @@ class Principal:
     user: User
     tenant: Tenant
     family_id: str
+    subscription: Subscription | None  # read with the user: the plan's gate, the answers' subscription
 
     @property
     def tenant_id(self) -> str:
@@ -164,7 +165,7 @@ def get_current_user(
         raise ApiError(403, "tenant_inactive")
     # The plan's monthly API calls; read-only when unpaid.
     quota.enforce(request, session, tenant, subscription)
-    return Principal(user, tenant, claims.family_id)
+    return Principal(user, tenant, claims.family_id, subscription)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

@@ -117,7 +117,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 # While the app database is unreachable (restarting, failing over) a request cannot be answered,
 # but it is not the client's fault nor a bug: 503 with Retry-After, and the pool reconnects by
-# itself (pool_pre_ping) once the database is back.
+# itself once the database is back (warehouse/app_db.py `postgres_engine`).
 DATABASE_RETRY_SECONDS = 5
 
 

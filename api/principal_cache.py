@@ -116,9 +116,13 @@ class PrincipalCache:
                 principal, now + self.seconds
             )
 
-    def clear(self) -> None:
+    def clear(self, tenant_id: str | None = None) -> None:
+        """Forget the cached sign-ins of `tenant_id`, or of everyone."""
         with self._lock:
-            self._entries.clear()
+            if tenant_id is None:
+                self._entries.clear()
+            else:
+                self._entries = {k: e for k, e in self._entries.items() if k[0] != tenant_id}
 
     # --- quota ------------------------------------------------------------------------------
 
@@ -243,7 +247,11 @@ CachedReader = Annotated[ReaderPrincipal, Depends(cached_reader)]
 
 class ForgetPrincipalsOnWrite:
     """Any write through this process may change who may read (a logout, a role, a plan, the
-    tenant's settings): the cached principals are dropped once it has answered."""
+    tenant's settings): the cached principals are dropped once it has answered. A write by a
+    signed-in user changes only their own tenant, so only that tenant's are dropped (emptying the
+    whole cache on every write made each read of a busy server a database lookup again:
+    bench/bench_load.py); a write with no signed-in user (a logout by refresh token, a sign-in,
+    a webhook) may concern anyone, and drops them all."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -255,4 +263,4 @@ class ForgetPrincipalsOnWrite:
             if scope["type"] == "http" and scope.get("method") not in quota.READ_METHODS:
                 principals = getattr(scope["app"].state, "principals", None)
                 if principals is not None:
-                    principals.clear()
+                    principals.clear((scope.get("state") or {}).get("tenant_id"))

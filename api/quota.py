@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import ApiError
 from api.routes import API_PREFIX
 from settings import Settings
-from warehouse.app_db import database_url
+from warehouse.app_db import database_url, postgres_engine
 from warehouse.billing import sync_gate
 from warehouse.models import ApiUsage, Subscription, Tenant
 from warehouse.plans import PLANS, first_allowing
@@ -135,11 +135,8 @@ def _counter_engine(url: str) -> Engine:
     with _counter_engines_lock:
         engine = _counter_engines.get(url)
         if engine is None:
-            engine = _counter_engines[url] = create_engine(
-                url,
-                isolation_level="AUTOCOMMIT",
-                pool_pre_ping=True,
-                connect_args={"options": "-c synchronous_commit=off"},
+            engine = _counter_engines[url] = postgres_engine(
+                url, isolation_level="AUTOCOMMIT", connect_args={"options": "-c synchronous_commit=off"}
             )
         return engine
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from api.models import CredentialStatusOut, MeOut, SubscriptionOut, SyncRunOut, TenantOut, UserOut
-from warehouse import users
-from warehouse.models import MARKETPLACES, SyncRun, Tenant, User
+from warehouse.models import MARKETPLACES, Subscription, SyncRun, Tenant, User
 from warehouse.tenants import CredentialStatus
 
 
@@ -21,8 +18,8 @@ def user_view(user: User) -> UserOut:
     )
 
 
-def tenant_view(session: Session, tenant: Tenant) -> TenantOut:
-    subscription = users.subscription_of(session, tenant.id)
+def tenant_view(tenant: Tenant, subscription: Subscription | None) -> TenantOut:
+    """`subscription` is the tenant's, as read with the signed-in user (no query of its own)."""
     return TenantOut(
         id=tenant.id,
         name=tenant.name,
@@ -46,8 +43,8 @@ def tenant_view(session: Session, tenant: Tenant) -> TenantOut:
     )
 
 
-def me_view(session: Session, user: User, tenant: Tenant) -> MeOut:
-    return MeOut(user=user_view(user), tenant=tenant_view(session, tenant))
+def me_view(user: User, tenant: Tenant, subscription: Subscription | None) -> MeOut:
+    return MeOut(user=user_view(user), tenant=tenant_view(tenant, subscription))
 
 
 def credentials_view(stored: list[CredentialStatus]) -> list[CredentialStatusOut]:

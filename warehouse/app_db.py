@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from warehouse.models import Base
@@ -52,10 +54,47 @@ def engine_for(url: str) -> Engine:
         return engine
 
 
+# PostgreSQL pools. Kept connections: a request beyond `pool_size` opened a connection of its own
+# and closed it when done, and each one is a new server process (bench/bench_load.py: a busy API
+# spent more on connecting than on its queries). The API admits 12 requests per worker at once
+# (settings.api_max_in_flight), so 15 kept connections serve them all; a process opens only as many
+# as it uses at the same time (a CLI command one).
+POOL_SIZE = 15
+MAX_OVERFLOW = 5
+# A connection back in the pool within this many seconds was working then: it is used without
+# asking the server first. One idle longer is pinged (the server may have restarted meanwhile), so
+# a busy process saves a round trip per checkout. A connection that dies in between fails its
+# request (503, api/errors.py) and SQLAlchemy drops the whole pool, which reconnects by itself.
+PING_IDLE_SECONDS = 1.0
+
+
+def postgres_engine(url: str, **options: Any) -> Engine:
+    """A PostgreSQL engine with kept connections, pinged only after being idle (see above)."""
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, **options)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < PING_IDLE_SECONDS:
+            return  # just connected, or just working
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's documented
+            # pessimistic disconnect handling).
+            raise DisconnectionError(type(exc).__name__) from exc
+
+    return engine
+
+
 def _create(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return postgres_engine(url)
     database = Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
     if database is not None:
         private_dir(database.parent)

@@ -14,7 +14,6 @@ from api.deps import (
     LimitsDep,
     SessionDep,
     SettingsDep,
-    TenantSessionDep,
     access_claims,
     limit_auth_by_ip,
     token_lifetimes,
@@ -153,9 +152,10 @@ def logout(
 
 
 @router.get("/me", responses=responses(401, 403, 429))
-def me(principal: CurrentUser, session: TenantSessionDep) -> MeOut:
+async def me(principal: CurrentUser) -> MeOut:
     """The signed-in user and their seller account."""
-    return me_view(session, principal.user, principal.tenant)
+    # async: everything was read with the sign-in check, so no second trip to the thread pool.
+    return me_view(principal.user, principal.tenant, principal.subscription)
 
 
 def _end_by_refresh_token(session: SessionDep, settings: Settings, refresh_token: str) -> None:

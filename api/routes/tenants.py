@@ -19,9 +19,10 @@ UserId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 @router.get("", responses=responses(401, 403, 429))
-def read_tenant(principal: CurrentUser, session: TenantSessionDep) -> TenantOut:
+async def read_tenant(principal: CurrentUser) -> TenantOut:
     """Settings, plan and trial of your seller account."""
-    return tenant_view(session, principal.tenant)
+    # async: read with the sign-in check already, so no second trip to the thread pool.
+    return tenant_view(principal.tenant, principal.subscription)
 
 
 @router.patch("", responses=responses(400, 401, 403, 422, 429))
@@ -35,7 +36,7 @@ def update_tenant(body: TenantUpdate, principal: EditorUser, session: TenantSess
         tenant = tenants.update_settings(session, principal.tenant_id, **changes)
     except ValueError as exc:
         raise ApiError(422, "invalid_setting", reason=str(exc)) from None
-    return tenant_view(session, tenant)
+    return tenant_view(tenant, principal.subscription)
 
 
 @router.get("/users", responses=responses(401, 403, 429))
