@@ -33,8 +33,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import quota
 from api.deps import BEARER_CHALLENGE, BearerToken, access_claims
 from api.errors import ApiError
+from api.models import MeOut
 from api.rate_limit import RateLimits
 from api.security import TokenClaims
+from api.views import me_view
 from settings import Settings
 from warehouse import users
 from warehouse.billing import sync_gate
@@ -69,6 +71,9 @@ class ReaderPrincipal:
     tenant: TenantView
     family_id: str
     read_only: bool
+    # `GET /auth/me`'s answer, built once per lookup: the route then needs no query of its own.
+    # Shared between requests, so never modified.
+    me: MeOut
 
     @property
     def tenant_id(self) -> str:
@@ -196,6 +201,7 @@ def _look_up(
         ),
         claims.family_id,
         read_only,
+        me_view(user, tenant, subscription),
     )
     return principal, total
 
