@@ -173,13 +173,14 @@ CurrentUser = Annotated[Principal, Depends(get_current_user)]
 EDITORS = ("owner", "admin")
 
 
-def require_editor(principal: CurrentUser) -> Principal:
+# async: a role check does no I/O, and a sync dependency costs a trip to the thread pool.
+async def require_editor(principal: CurrentUser) -> Principal:
     if principal.user.role not in EDITORS:
         raise ApiError(403, "forbidden_role", roles="owner, admin")
     return principal
 
 
-def require_owner(principal: CurrentUser) -> Principal:
+async def require_owner(principal: CurrentUser) -> Principal:
     if principal.user.role != "owner":
         raise ApiError(403, "forbidden_role", roles="owner")
     return principal
