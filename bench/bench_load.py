@@ -48,6 +48,26 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+def api_environment(home: Path, app_db: str) -> dict[str, str]:
+    """The API's environment for a load bench (limits out of the way, tokens that outlast the run),
+    also set in this process so the bench's own database calls see the same settings; migrates."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "STOCK_TRACKER_HOME": str(home),
+        "STOCK_TRACKER_APP_DATABASE_URL": app_db,
+        "STOCK_TRACKER_WAREHOUSE_URL": f"duckdb:///{home}/warehouse/{{tenant}}.duckdb",
+        "STOCK_TRACKER_RATE_LIMIT_TENANT": "10000000/minute",
+        "STOCK_TRACKER_RATE_LIMIT_AUTH": "10000000/minute",
+        "STOCK_TRACKER_ACCESS_TOKEN_MINUTES": "60",
+    }
+    os.environ.update({k: v for k, v in env.items() if k.startswith("STOCK_TRACKER_")})
+    from warehouse.app_db import migrate
+
+    migrate(app_db)
+    return env
+
+
 def start_api(env: dict[str, str], port: int, workers: int):  # type: ignore[no-untyped-def]
     import httpx
 
@@ -145,22 +165,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch, scratch_database(args) as app_db:
         home = Path(scratch)
-        warehouse_url = f"duckdb:///{home}/warehouse/{{tenant}}.duckdb"
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "STOCK_TRACKER_HOME": str(home),
-            "STOCK_TRACKER_APP_DATABASE_URL": app_db,
-            "STOCK_TRACKER_WAREHOUSE_URL": warehouse_url,
-            "STOCK_TRACKER_RATE_LIMIT_TENANT": "10000000/minute",
-            "STOCK_TRACKER_RATE_LIMIT_AUTH": "10000000/minute",
-            "STOCK_TRACKER_ACCESS_TOKEN_MINUTES": "60",
-        }
-        os.environ.update({k: v for k, v in env.items() if k.startswith("STOCK_TRACKER_")})
-        from warehouse.app_db import migrate, session_factory
+        env = api_environment(home, app_db)
+        from warehouse.app_db import session_factory
         from warehouse.tenants import set_tier
 
-        migrate(app_db)
         port = free_port()
         api = start_api(env, port, args.workers)
         try:
@@ -176,7 +184,7 @@ def main() -> None:
                 # ~1 500 calls per seller, and the quota's 429s are not what this bench measures.
                 with session_factory(app_db)() as session:
                     set_tier(session, made["user"]["tenant_id"], "enterprise")
-                seed_mart(warehouse_url, made["user"]["tenant_id"], args.products, 4)
+                seed_mart(env["STOCK_TRACKER_WAREHOUSE_URL"], made["user"]["tenant_id"], args.products, 4)
                 sellers.append({"access": made["access_token"]})
             asyncio.run(run_load(base, sellers, min(args.rate, 200), 5))  # warm-up: caches, pools
             rss_before = tree_rss_kib(api.pid)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_api import free_port, scratch_database, seed_mart  # noqa: E402
-from bench_load import PASSWORD, start_api  # noqa: E402
+from bench_load import PASSWORD, api_environment, start_api  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -43,22 +43,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as scratch, scratch_database(args) as app_db:
         home = Path(scratch)
-        warehouse_url = f"duckdb:///{home}/warehouse/{{tenant}}.duckdb"
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "STOCK_TRACKER_HOME": str(home),
-            "STOCK_TRACKER_APP_DATABASE_URL": app_db,
-            "STOCK_TRACKER_WAREHOUSE_URL": warehouse_url,
-            "STOCK_TRACKER_RATE_LIMIT_TENANT": "10000000/minute",
-            "STOCK_TRACKER_RATE_LIMIT_AUTH": "10000000/minute",
-            "STOCK_TRACKER_ACCESS_TOKEN_MINUTES": "60",
-        }
-        os.environ.update({k: v for k, v in env.items() if k.startswith("STOCK_TRACKER_")})
-        from warehouse.app_db import migrate, session_factory
+        env = api_environment(home, app_db)
+        from warehouse.app_db import session_factory
         from warehouse.tenants import set_tier
 
-        migrate(app_db)
         port = free_port()
         api = start_api(env, port, 1)
         try:
@@ -72,7 +60,7 @@ def main() -> None:
                 ).json()
                 with session_factory(app_db)() as session:
                     set_tier(session, made["user"]["tenant_id"], "enterprise")
-                seed_mart(warehouse_url, made["user"]["tenant_id"], args.products, 4)
+                seed_mart(env["STOCK_TRACKER_WAREHOUSE_URL"], made["user"]["tenant_id"], args.products, 4)
                 tokens.append(made["access_token"])
             routes = {
                 "GET /auth/me": lambda c, n, h: c.get(f"{base}/auth/me", headers=h),
