@@ -48,6 +48,26 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+def enterprise_seller(base: str, env: dict[str, str], app_db: str, name: str, products: int) -> str:
+    """A signed-up seller on the enterprise plan with `products` products in the mart; its access
+    token. Enterprise: 100 000 API calls a month. A trial's 1 000 are used up by a load run's
+    ~1 500 calls per seller, and the quota's 429s are not what these benches measure."""
+    import httpx
+
+    from warehouse.app_db import session_factory
+    from warehouse.tenants import set_tier
+
+    made = httpx.post(
+        f"{base}/auth/register",
+        json={"email": f"{name}@example.com", "password": PASSWORD, "tenant_name": name.title()},
+        timeout=30,
+    ).json()
+    with session_factory(app_db)() as session:
+        set_tier(session, made["user"]["tenant_id"], "enterprise")
+    seed_mart(env["STOCK_TRACKER_WAREHOUSE_URL"], made["user"]["tenant_id"], products, 4)
+    return str(made["access_token"])
+
+
 def api_environment(home: Path, app_db: str) -> dict[str, str]:
     """The API's environment for a load bench (limits out of the way, tokens that outlast the run),
     also set in this process so the bench's own database calls see the same settings; migrates."""
@@ -161,13 +181,9 @@ def main() -> None:
     args = parser.parse_args()
     args.warehouse = "postgres"  # scratch_database() makes the app database
 
-    import httpx
-
     with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch, scratch_database(args) as app_db:
         home = Path(scratch)
         env = api_environment(home, app_db)
-        from warehouse.app_db import session_factory
-        from warehouse.tenants import set_tier
 
         port = free_port()
         api = start_api(env, port, args.workers)
@@ -175,17 +191,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}/api/v1"
             sellers = []
             for i in range(args.tenants):
-                made = httpx.post(
-                    f"{base}/auth/register",
-                    json={"email": f"load{i}@example.com", "password": PASSWORD, "tenant_name": f"Load {i}"},
-                    timeout=30,
-                ).json()
-                # Enterprise: 100 000 API calls a month. A trial's 1 000 are used up by the run's
-                # ~1 500 calls per seller, and the quota's 429s are not what this bench measures.
-                with session_factory(app_db)() as session:
-                    set_tier(session, made["user"]["tenant_id"], "enterprise")
-                seed_mart(env["STOCK_TRACKER_WAREHOUSE_URL"], made["user"]["tenant_id"], args.products, 4)
-                sellers.append({"access": made["access_token"]})
+                sellers.append({"access": enterprise_seller(base, env, app_db, f"load{i}", args.products)})
             asyncio.run(run_load(base, sellers, min(args.rate, 200), 5))  # warm-up: caches, pools
             rss_before = tree_rss_kib(api.pid)
             result = asyncio.run(run_load(base, sellers, args.rate, args.seconds))

@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_api import free_port, scratch_database, seed_mart  # noqa: E402
-from bench_load import PASSWORD, api_environment, start_api  # noqa: E402
+from bench_api import free_port, scratch_database  # noqa: E402
+from bench_load import api_environment, enterprise_seller, start_api  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -44,8 +44,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as scratch, scratch_database(args) as app_db:
         home = Path(scratch)
         env = api_environment(home, app_db)
-        from warehouse.app_db import session_factory
-        from warehouse.tenants import set_tier
 
         port = free_port()
         api = start_api(env, port, 1)
@@ -53,15 +51,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}/api/v1"
             tokens = []
             for i in range(args.tenants):
-                made = httpx.post(
-                    f"{base}/auth/register",
-                    json={"email": f"cpu{i}@example.com", "password": PASSWORD, "tenant_name": f"Cpu {i}"},
-                    timeout=30,
-                ).json()
-                with session_factory(app_db)() as session:
-                    set_tier(session, made["user"]["tenant_id"], "enterprise")
-                seed_mart(env["STOCK_TRACKER_WAREHOUSE_URL"], made["user"]["tenant_id"], args.products, 4)
-                tokens.append(made["access_token"])
+                tokens.append(enterprise_seller(base, env, app_db, f"cpu{i}", args.products))
             routes = {
                 "GET /auth/me": lambda c, n, h: c.get(f"{base}/auth/me", headers=h),
                 "GET /products/": lambda c, n, h: c.get(f"{base}/products/", headers=h),
