@@ -11,7 +11,9 @@ from pathlib import Path
 import dlt
 from dlt.common.destination import Destination
 from dlt.common.runtime.collector import LogCollector
+from dlt.common.time import get_context_timezone_name
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from sqlalchemy.engine import make_url
 
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
@@ -42,7 +44,16 @@ def destination_from_url(url: str) -> Destination:
         if parsed.password is None:
             # dlt insists on a password; servers with trust or peer auth ignore it.
             parsed = parsed.set(password="unused")
-        return dlt.destinations.postgres(parsed.render_as_string(hide_password=False))
+        # Timestamps reach COPY as naive wall-clock times of dlt's context zone (UTC unless an
+        # operator sets one), and every load session reads them in that same zone, so the
+        # columns stay `timestamp with time zone` holding the same instants. Arrow's CSV writer
+        # formats zone-aware timestamps ~15× slower than naive ones: that was most of the
+        # normalize step (bench/bench_ingest.py, docs/ingestion.md). dlt drops the zone from a
+        # column's DDL hint either way (`adjust_column_schema_to_capabilities`).
+        credentials = PostgresCredentials()
+        credentials.parse_native_representation(parsed.render_as_string(hide_password=False))
+        credentials.session_timezone = get_context_timezone_name()
+        return dlt.destinations.postgres(credentials, supports_tz_aware_datetime=False)
     raise ValueError(
         f"unsupported warehouse URL {url.split(':', 1)[0]}: use duckdb:///FILE or postgresql://…"
     )
