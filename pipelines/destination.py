@@ -44,15 +44,18 @@ def destination_from_url(url: str) -> Destination:
         if parsed.password is None:
             # dlt insists on a password; servers with trust or peer auth ignore it.
             parsed = parsed.set(password="unused")
-        # Timestamps reach COPY as naive wall-clock times of dlt's context zone (UTC unless an
-        # operator sets one), and every load session reads them in that same zone, so the
-        # columns stay `timestamp with time zone` holding the same instants. Arrow's CSV writer
-        # formats zone-aware timestamps ~15× slower than naive ones: that was most of the
-        # normalize step (bench/bench_ingest.py, docs/ingestion.md). dlt drops the zone from a
-        # column's DDL hint either way (`adjust_column_schema_to_capabilities`).
         credentials = PostgresCredentials()
         credentials.parse_native_representation(parsed.render_as_string(hide_password=False))
-        credentials.session_timezone = get_context_timezone_name()
+        if get_context_timezone_name() != "UTC":
+            return dlt.destinations.postgres(credentials)
+        # Arrow's CSV writer formats zone-aware timestamps ~15× slower than naive ones: that was
+        # most of the normalize step (bench/bench_ingest.py, docs/ingestion.md). So dlt hands COPY
+        # naive UTC wall-clock times (a destination "without" zone support gets its context zone's
+        # wall clock, UTC here) and every load session reads them in UTC. dlt leaves the zone out
+        # of the DDL hint either way, so the columns stay `timestamp with time zone` holding the
+        # same instants. Another context zone keeps dlt's default (naive times there could be
+        # ambiguous at a DST change).
+        credentials.session_timezone = "UTC"
         return dlt.destinations.postgres(credentials, supports_tz_aware_datetime=False)
     raise ValueError(
         f"unsupported warehouse URL {url.split(':', 1)[0]}: use duckdb:///FILE or postgresql://…"
