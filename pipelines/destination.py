@@ -19,6 +19,11 @@ from sqlalchemy.engine import make_url
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
 # normalize step (bench/bench_ingest.py). An operator's own setting wins.
 os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
+# Extract one resource to its end before the next starts (dlt's default takes one item from each
+# in turn): a resource's JSON documents and rows are then garbage before the next one's arrive,
+# instead of every resource's being alive at once (bench/bench_sync.py: 477 → 420 MB at the
+# extract of a 10 000 × 40 WB sync). The resources do not run in parallel, so no time is lost.
+os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
 
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
