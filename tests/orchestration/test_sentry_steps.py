@@ -13,6 +13,7 @@ import sentry_sdk
 from dagster import DagsterEventType, build_run_status_sensor_context
 
 from assets.run_records import sync_run_failed
+from definitions import DAGSTER_SENTRY_COMPONENT, DAGSTER_SENTRY_OPTIONS
 from resources.sentry import init_sentry
 from tests.ops.test_sentry import Sink, sink  # noqa: F401 (the fixture)
 from tests.orchestration.conftest import Platform
@@ -23,7 +24,7 @@ WB_ONLY = "wb-seller-1"
 @pytest.fixture
 def reporting(sink: Sink, platform: Platform) -> Iterator[Sink]:  # noqa: F811
     settings = platform.settings.model_copy(update={"sentry_dsn": sink.dsn, "sentry_environment": "ops-test"})
-    assert init_sentry("dagster", settings)
+    assert init_sentry(DAGSTER_SENTRY_COMPONENT, settings, **DAGSTER_SENTRY_OPTIONS)  # as definitions.py
     yield sink
 
 
