@@ -12,7 +12,6 @@ from dagster import (
     multiprocess_executor,
 )
 
-from assets.hooks import report_failure
 from assets.ingest import RAW_KEYS
 
 SYNC_JOB = "tenant_sync"
@@ -50,7 +49,6 @@ def build_sync_job(retry_delay_seconds: float, executor: str = "in_process"):  #
         # Transient failures (the marketplace down for minutes) get another go; refused keys do not
         # (they raise Failure(allow_retries=False)).
         op_retry_policy=RetryPolicy(max_retries=2, delay=retry_delay_seconds, backoff=Backoff.EXPONENTIAL),
-        hooks={report_failure},
         # One process per run, every step in it. Dagster's default (multiprocess) starts a Python
         # process per step, each importing the definitions (Dagster, dlt, Polars) again: for a
         # starter tenant's small sync that start-up was most of the run's CPU (bench/bench_fleet.py).

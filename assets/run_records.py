@@ -22,6 +22,7 @@ from dagster import (
     run_status_sensor,
 )
 
+from assets.hooks import report_failed_steps
 from assets.jobs import SYNC_JOB
 from resources.tenants import TenantDirectory
 from warehouse.app_db import session_factory
@@ -99,7 +100,10 @@ def sync_run_succeeded(context: RunStatusSensorContext, tenants: TenantDirectory
 @run_failure_sensor(
     name="sync_run_failed",
     default_status=DefaultSensorStatus.RUNNING,
-    description="Records each failed tenant sync in the app database (sync_runs).",
+    description="Reports each failed tenant sync's failed steps to Sentry and records the sync in the "
+    "app database (sync_runs).",
 )
 def sync_run_failed(context: RunFailureSensorContext, tenants: TenantDirectory) -> None:
+    # Sentry first: it never raises, and it must hear of the failure even with the app database down.
+    report_failed_steps(context.instance, context.dagster_run.run_id)
     record_run(context.instance, context.dagster_run.run_id, tenants.app_database_url)

@@ -18,6 +18,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions, EventLogEntr
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 from sqlalchemy.exc import SQLAlchemyError
 
+from assets.hooks import report_failed_steps
 from assets.instance_config import prepare_dagster_home
 from assets.jobs import SYNC_JOB, sync_selection, sync_tags
 from assets.partitions import partition_key, tenant_partitions
@@ -140,7 +141,10 @@ def _run_sync_locked(
             )
             or "the run failed"
         )
-    # No daemon watches in-process runs: record the outcome here (the sensors do it for the rest).
+    # No daemon watches in-process runs: report and record the outcome here (the sensors do it
+    # for the rest).
+    if not result.success:
+        report_failed_steps(instance, result.run_id)
     try:
         record_run(instance, result.run_id, _app_database_url(defs))
     except SQLAlchemyError as exc:

@@ -17,21 +17,24 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import gspread
 import orjson
 import requests
 from dagster import ConfigurableResource
-from google.auth.transport.requests import AuthorizedSession
-from gspread.exceptions import APIError
-from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from resources.sheets_budget import DEFAULT_BURST, Budget, make_budget
 from warehouse.app_db import session_factory
 from warehouse.sheet_layout import NOTE_ROW_HEIGHT_PX, STYLE, SheetGrid, to_sheets_rows
 from warehouse.telemetry import record_sheet_publish
+
+if TYPE_CHECKING:
+    from gspread.exceptions import APIError
+
+# gspread and google-auth (0.3 CPU s of imports) are imported where a publish first needs them: every
+# sync's run process imports this module, and a sync whose sheet is unchanged or not set up publishes
+# nothing (bench/bench_fleet.py).
 
 SHEETS_HOST = "https://sheets.googleapis.com"
 DRIVE_HOST = "https://www.googleapis.com"
@@ -104,15 +107,19 @@ class RewritingSession(requests.Session):
         return super().request(method, rewrite_url(str(url), self.hosts), *args, **kwargs)
 
 
-class RewritingAuthorizedSession(AuthorizedSession):
+def rewriting_authorized_session(credentials: Any, hosts: Mapping[str, str]) -> requests.Session:
     """google-auth's session (real service-account credentials), optionally pointed elsewhere."""
+    from google.auth.transport.requests import AuthorizedSession
 
-    def __init__(self, credentials: Any, hosts: Mapping[str, str]) -> None:
-        super().__init__(credentials)
-        self.hosts = dict(hosts)
+    class RewritingAuthorizedSession(AuthorizedSession):
+        def __init__(self) -> None:
+            super().__init__(credentials)
+            self.hosts = dict(hosts)
 
-    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return super().request(method, rewrite_url(str(url), self.hosts), *args, **kwargs)
+        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            return super().request(method, rewrite_url(str(url), self.hosts), *args, **kwargs)
+
+    return RewritingAuthorizedSession()
 
 
 _credentials: dict[str, Any] = {}
@@ -193,7 +200,7 @@ class SheetsPublisher(ConfigurableResource):
         hosts = {SHEETS_HOST: self.api_url} if self.api_url.rstrip("/") != SHEETS_HOST else {}
         if self.service_account_file:
             credentials = _key_credentials(self.service_account_file)
-            return credentials.service_account_email, RewritingAuthorizedSession(credentials, hosts)
+            return credentials.service_account_email, rewriting_authorized_session(credentials, hosts)
         if not self.service_account_email:
             raise PublishError("Google Sheets is not configured: set service_account_file")
         token = self.access_token or f"sa:{self.service_account_email}"
@@ -219,6 +226,8 @@ class _Connection:
     """One publish's gspread client, budgets and counters."""
 
     def __init__(self, publisher: SheetsPublisher) -> None:
+        import gspread
+
         self.publisher = publisher
         self.email, self.session = publisher.open_session()
         self.http = gspread.Client(auth=None, session=self.session).http_client  # type: ignore[arg-type]
@@ -242,6 +251,8 @@ class _Connection:
         return self._call(False, read, spreadsheet_id, "metadata read")
 
     def batch_update(self, spreadsheet_id: str, requests_json: list[bytes], what: str) -> None:
+        from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
+
         # Serialised once, compactly (gspread's json= would pad it): the 2 MB check is exact.
         body = b'{"requests":[' + b",".join(requests_json) + b"]}"
 
@@ -257,6 +268,8 @@ class _Connection:
         self._call(True, write, spreadsheet_id, what)
 
     def _call(self, write: bool, send: Callable[[], T], spreadsheet_id: str, what: str) -> T:
+        from gspread.exceptions import APIError
+
         budget, key = (self.write_budget, self.email) if write else (self.read_budget, f"{self.email}#reads")
         attempts = self.publisher.max_attempts
         failure: PublishError | None = None
