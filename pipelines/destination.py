@@ -17,6 +17,10 @@ from sqlalchemy.engine import make_url
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
 # normalize step (bench/bench_ingest.py). An operator's own setting wins.
 os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
+# No usage events to dlthub: each run's process would start dlt's tracker (a thread and an HTTPS
+# session) and post one event per pipeline step, and wait for them when it exits. Nothing of a
+# seller's leaves the platform but their marketplace calls. An operator's own setting wins.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
