@@ -5,7 +5,6 @@ own pipeline and dataset; the sources given to `@dlt_assets` only describe the t
 built without calling any API).
 """
 
-import gc
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from pipelines.destination import loader_file_format
 from pipelines.http_policy import CallLog, HttpPolicy, MarketplaceAuthError, MarketplaceError
 from pipelines.ozon import ozon_source
 from pipelines.ozon.helpers import OzonUrls
-from pipelines.runner import marketplace_cause, release_free_memory
+from pipelines.runner import collect_load_garbage, marketplace_cause
 from pipelines.wildberries import wildberries_source
 from resources.marketplaces import MarketplaceApis
 from resources.tenants import TenantDirectory
@@ -133,23 +132,19 @@ def _ingest(
         f"Loading {marketplace} for {target.tenant.id} (snapshot {target.snapshot_at:%Y-%m-%d %H:%M} UTC)"
     )
     calls = CallLog()
-    pipeline = warehouse.pipeline(target.tenant.id, marketplace)
-    rows = 0
-    try:
-        refused = partial(_mark_refused, context, tenants, target.tenant.id, marketplace)
-        # Built inside `_load`: WB and Ozon check the key first, and a refused key marks it invalid.
-        yield from _load(
-            context, dlt, lambda: build(target, keys, marketplaces.policy(calls)), pipeline, refused
-        )
-        rows = _rows_loaded(pipeline)
-    finally:
-        _record_calls(context, tenants, target.tenant.id, marketplace, calls, rows)
-        # The load's garbage sits in reference cycles (dlt's source, pipeline and trace) until
-        # the collector happens by: ~60–90 MB at 10 000 SKUs that every later step of the
-        # run would otherwise start from (bench/bench_sync.py).
-        del pipeline
-        gc.collect()
-        release_free_memory()
+    with collect_load_garbage():
+        pipeline = warehouse.pipeline(target.tenant.id, marketplace)
+        rows = 0
+        try:
+            refused = partial(_mark_refused, context, tenants, target.tenant.id, marketplace)
+            # Built inside `_load`: WB and Ozon check the key first, and a refused key marks it invalid.
+            yield from _load(
+                context, dlt, lambda: build(target, keys, marketplaces.policy(calls)), pipeline, refused
+            )
+            rows = _rows_loaded(pipeline)
+        finally:
+            _record_calls(context, tenants, target.tenant.id, marketplace, calls, rows)
+            del pipeline
 
 
 def _mark_refused(

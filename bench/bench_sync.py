@@ -46,7 +46,7 @@ def step_seconds(instance: DagsterInstance, run_id: str) -> list[tuple[str, floa
     return found
 
 
-def sync_once(skus: int, warehouses: int, workdir: Path) -> None:
+def sync_once(skus: int, warehouses: int, workdir: Path, profile: str | None = None) -> None:
     from assets.runs import run_sync
     from definitions import build_definitions
     from settings import Settings
@@ -88,10 +88,19 @@ def sync_once(skus: int, warehouses: int, workdir: Path) -> None:
             tenant = active_tenants(session)[0]
         before = peak_mb()
         started, cpu_started = time.perf_counter(), cpu_seconds()
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         with DagsterInstance.ephemeral() as instance:
             outcome = run_sync(build_definitions(settings), instance, tenant, "bench")
             steps = step_seconds(instance, outcome.run_id)
         elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         assert outcome.success, outcome.error
         mart = Mart(settings.warehouse_url.replace("{tenant}", "bench"), "bench")
         counts = mart.snapshot_counts()
@@ -137,10 +146,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--warehouses", type=int, default=40)
+    parser.add_argument("--profile", help="write a cProfile of the sync (pstats file) here")
+    parser.add_argument(
+        "--no-overhead", action="store_true", help="skip the trivial-asset runs, so the sync is the first run"
+    )
     args = parser.parse_args()
-    dagster_overhead()
+    if not args.no_overhead:
+        dagster_overhead()
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as workdir:
-        sync_once(args.skus, args.warehouses, Path(workdir))
+        sync_once(args.skus, args.warehouses, Path(workdir), args.profile)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
 # instead of every resource's being alive at once (bench/bench_sync.py: 477 → 420 MB at the
 # extract of a 10 000 × 40 WB sync). The resources do not run in parallel, so no time is lost.
 os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
+# No usage events to dlthub: each run's process would start dlt's tracker (a thread and an HTTPS
+# session) and post one event per pipeline step, and wait for them when it exits. Nothing of a
+# seller's leaves the platform but their marketplace calls. An operator's own setting wins.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
