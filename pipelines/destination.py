@@ -55,15 +55,17 @@ def destination_from_url(url: str) -> Destination:
             parsed = parsed.set(password="unused")
         credentials = PostgresCredentials()
         credentials.parse_native_representation(parsed.render_as_string(hide_password=False))
-        if get_context_timezone_name() != "UTC":
+        zone_set_elsewhere = "timezone" in str(credentials.query or {}).lower() or os.environ.get("PGTZ")
+        if get_context_timezone_name() != "UTC" or zone_set_elsewhere:
             return dlt.destinations.postgres(credentials)
         # Arrow's CSV writer formats zone-aware timestamps ~15× slower than naive ones: that was
         # most of the normalize step (bench/bench_ingest.py, docs/ingestion.md). So dlt hands COPY
         # naive UTC wall-clock times (a destination "without" zone support gets its context zone's
         # wall clock, UTC here) and every load session reads them in UTC. dlt leaves the zone out
         # of the DDL hint either way, so the columns stay `timestamp with time zone` holding the
-        # same instants. Another context zone keeps dlt's default (naive times there could be
-        # ambiguous at a DST change).
+        # same instants. Another context zone, or a session zone set in the URL's `options` or in
+        # PGTZ (which libpq applies over `options`), keeps dlt's default: naive times could be
+        # ambiguous at a DST change, or be read in another zone.
         credentials.session_timezone = "UTC"
         return dlt.destinations.postgres(credentials, supports_tz_aware_datetime=False)
     raise ValueError(
