@@ -6,6 +6,7 @@ the marketplace; stock rows carry the snapshot time, so history accumulates unde
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,10 +98,13 @@ def wildberries_source(
     stamp = snapshot_at.astimezone(UTC)
     common = {"tenant_id": tenant, "marketplace": MARKETPLACE}
     running = [4 if remains else 3]  # resources not yet finished; the last one empties the caches
+    finishing = threading.Lock()  # the orders resource ends in one of dlt's worker threads
 
     def finished() -> None:
-        running[0] -= 1
-        if running[0] == 0:
+        with finishing:
+            running[0] -= 1
+            last = running[0] == 0
+        if last:
             client.forget()
             release_free_memory()  # before dlt's load, which is the sync's peak
 
@@ -133,7 +137,10 @@ def wildberries_source(
         finally:
             finished()
 
-    @dlt.resource(name="wb_orders", primary_key="srid", write_disposition="merge")
+    # In a worker thread of dlt's, first: WB allows one order-feed page a minute, so most of this
+    # resource is waiting for its turn, and the other resources' requests and rows fill that wait
+    # (bench/bench_sync.py, 10 000 × 40 at ×1000: 11.0 → 9.5 s, peak +13 MB).
+    @dlt.resource(name="wb_orders", primary_key="srid", write_disposition="merge", parallelized=True)
     def orders() -> Iterator[pa.Table]:
         try:
             since = snapshot_at - timedelta(days=orders_days)
@@ -150,7 +157,7 @@ def wildberries_source(
         finally:
             finished()
 
-    return (products, stock, orders, remains_report) if remains else (products, stock, orders)
+    return (orders, products, stock, remains_report) if remains else (orders, products, stock)
 
 
 BATCH_ROWS = 20_000
