@@ -40,7 +40,10 @@ def report_failed_steps(instance: DagsterInstance, run_id: str) -> int:
         if event is None:
             continue
         data = event.step_failure_data
-        with sentry_sdk.new_scope():
+        # An isolation scope: `sentry_sdk.set_tag` writes to the isolation scope, so under
+        # `new_scope()` the step and tenant tags stayed on the process's scope and marked every
+        # later event of the sensor daemon (or the CLI) with this run's step.
+        with sentry_sdk.isolation_scope():
             tag_tenant(run.tags.get("tenant"), run.tags.get("tier"))
             sentry_sdk.set_tag("step", event.step_key)
             sentry_sdk.set_tag("run_id", run_id)

@@ -85,3 +85,11 @@ def test_a_failed_step_reaches_sentry_once_from_the_run_and_from_the_sensor(
     assert events[1]["tags"]["step"] == "wildberries_ingest"
     assert events[1]["tags"]["tenant_id"] == tenant
     assert events[1]["exception"]["values"][-1]["value"] == reason["value"]
+
+    # The step's tags stay on its report: what this process reports next is not marked with them.
+    sentry_sdk.capture_message("after the reports", level="error")
+    sentry_sdk.flush(timeout=10)
+    texts = [(e, e.get("message") or e.get("logentry", {}).get("message")) for e in reporting.events()]
+    later = [e for e, text in texts if text == "after the reports"]
+    assert len(later) == 1
+    assert "step" not in later[0].get("tags", {}) and "run_id" not in later[0].get("tags", {})
