@@ -144,7 +144,12 @@ def wildberries_source(
     def orders() -> Iterator[pa.Table]:
         try:
             since = snapshot_at - timedelta(days=orders_days)
-            yield from arrow_batches(client.orders(since), ORDERS, common)
+            state = dlt.current.resource_state()
+            changed_since = orders_changed_since(state.get("order_feed"), since)
+            rows = client.orders(since, changed_since)
+            yield from arrow_batches(rows, ORDERS, common)
+            # Committed with this load only: a failed sync reads from the old cursor again.
+            state["order_feed"] = orders_cursor(state.get("order_feed"), since, changed_since, rows)
         finally:
             finished()
 
@@ -161,6 +166,34 @@ def wildberries_source(
 
 
 BATCH_ROWS = 20_000
+# Orders whose status changed this long before the newest change already loaded are read again:
+# a change WB records late still arrives, at the cost of about one more page of the feed.
+ORDERS_OVERLAP = timedelta(hours=1)
+
+
+def orders_changed_since(cursor: dict[str, str] | None, since: datetime) -> datetime | None:
+    """Where this sync's order read can start: the changes after the last load's newest one, when
+    an earlier full read already covers this sync's window; None means read the whole window.
+
+    WB allows one order-feed page a minute: re-reading a 10 000-SKU seller's 30 days (61 pages)
+    every 10 minutes asked 366 pages an hour against the 60 allowed (docs/scale.md)."""
+    if not cursor or not cursor.get("changed_since"):
+        return None
+    if datetime.fromisoformat(cursor["window_start"]) > since:
+        return None  # the window grew (a longer plan): read it whole once
+    return datetime.fromisoformat(cursor["changed_since"]) - ORDERS_OVERLAP
+
+
+def orders_cursor(
+    cursor: dict[str, str] | None, since: datetime, changed_since: datetime | None, rows: list[dict[str, Any]]
+) -> dict[str, str]:
+    """The order cursor after a read: the start of the window fully read and the newest change."""
+    window_start = cursor["window_start"] if changed_since is not None and cursor else since.isoformat()
+    newest = max((row["changed_at"] for row in rows), default=None)
+    if cursor and cursor.get("changed_since") and changed_since is not None:
+        previous = datetime.fromisoformat(cursor["changed_since"])
+        newest = previous if newest is None else max(newest, previous)
+    return {"window_start": window_start, "changed_since": newest.isoformat() if newest else ""}
 
 
 def arrow_batches(

@@ -324,17 +324,18 @@ class WbClient:
 
     # --- orders ----------------------------------------------------------------------------------
 
-    def orders(self, since: datetime) -> list[dict[str, Any]]:
-        """Order lines since `since`, one per srid: the order feed, else statistics' supplier/orders."""
-        rows = self._order_feed(since)
+    def orders(self, since: datetime, changed_since: datetime | None = None) -> list[dict[str, Any]]:
+        """Order lines since `since`, one per srid: the order feed, else statistics' supplier/orders.
+        With `changed_since`, only (at least) the orders whose status changed since then."""
+        rows = self._order_feed(since, changed_since)
         if rows is None:
-            rows = self._supplier_orders(since)
+            rows = self._supplier_orders(since, changed_since)
         unique: dict[str, dict[str, Any]] = {}
         for row in rows:  # supplier/orders repeats its page-boundary row
             unique[row["srid"]] = row
         return list(unique.values())
 
-    def _order_feed(self, since: datetime) -> list[dict[str, Any]] | None:
+    def _order_feed(self, since: datetime, changed_since: datetime | None) -> list[dict[str, Any]] | None:
         earliest = datetime.now(UTC) - timedelta(days=S.ORDER_FEED_MAX_DAYS) + timedelta(minutes=10)
         start = max(since, earliest).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         rows: list[dict[str, Any]] = []
@@ -371,14 +372,19 @@ class WbClient:
                 )
             if len(data["orders"]) < S.ORDER_FEED_PAGE:
                 return rows
+            # The feed lists the newest status changes first: past the cursor, the rest is loaded.
+            if changed_since is not None and rows[-1]["changed_at"] < changed_since:
+                return rows
             offset += S.ORDER_FEED_PAGE
 
-    def _supplier_orders(self, since: datetime) -> list[dict[str, Any]]:
+    def _supplier_orders(self, since: datetime, changed_since: datetime | None) -> list[dict[str, Any]]:
         by_barcode = {b: s for s in self.sizes() for b in s["barcodes"]}
         by_size = {(s["nm_id"], s["tech_size"]): s for s in self.sizes()}
         rows: list[dict[str, Any]] = []
         seen: set[str] = set()
-        date_from = since.astimezone(MSK).strftime("%Y-%m-%dT%H:%M:%S")
+        # `flag=0` lists the orders whose last change is at or after dateFrom.
+        start = max(since, changed_since) if changed_since is not None else since
+        date_from = start.astimezone(MSK).strftime("%Y-%m-%dT%H:%M:%S")
         while True:
             _, page = self.api.call(
                 "GET",

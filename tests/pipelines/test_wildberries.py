@@ -279,6 +279,43 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
     }
 
 
+def test_later_syncs_read_only_the_orders_that_changed(tmp_path: Path) -> None:
+    """WB allows one order-feed page a minute: a sync after the first reads the feed down to the
+    last load's newest change (one page here, not the window's 3), and still gets what changed."""
+    raw = generate_scenario(sellers=1, skus=1000, warehouses=10, days=30, seed=5)
+    scenario = parse_scenario(orjson.dumps(raw))
+    seller = seller_of(scenario)
+    assert len(seller["orders"]) > 2000  # the window is three pages of the feed
+    with SandboxServer(scenario, time_scale=200.0) as server:
+        loader = Loader(server, f"duckdb:///{tmp_path}/w.duckdb", tmp_path, seller["credentials"]["token"])
+        loader.policy.time_scale = 200.0
+        loader.policy.read_timeout = 30.0  # a slow CI machine must not retry a page and count it twice
+
+        def feed_pages() -> int:
+            log = requests.get(server.control_url + "/requests", timeout=5).json()
+            requests.delete(server.control_url + "/requests", timeout=5).raise_for_status()
+            feed = "/api/analytics/v1/order-feed"
+            return sum(1 for e in log if e["path"] == feed and e["status"] == 200)  # not retries
+
+        loader.load()
+        assert feed_pages() == len(seller["orders"]) // 1000 + 1
+        before = loader.counts()["orders"]
+
+        # Two orders arrive two minutes before the scenario's clock, one of them since cancelled.
+        template = raw["sellers"][0]["orders"][0]
+        placed = (datetime.fromisoformat(raw["clock"]) - timedelta(minutes=2)).isoformat()
+        for n, cancelled in enumerate((False, True)):
+            order = {**template, "id": f"new-order-{n}", "at": placed, "cancelled": cancelled}
+            raw["sellers"][0]["orders"].append(order)
+        requests.post(server.control_url + "/scenario", data=orjson.dumps(raw), timeout=30).raise_for_status()
+        loader.load()
+        assert feed_pages() == 1
+        assert loader.counts()["orders"] == before + 2
+        new = "select srid, cancelled from wb_orders where srid like 'new-order-%' order by srid"
+        rows = loader.query(new)
+        assert rows == [("new-order-0", False), ("new-order-1", True)]
+
+
 def test_warehouse_remains_loads_per_product_for_the_supply_guard(loader: Loader, scenario: Scenario) -> None:
     """The guard's input: per nmID, every warehouse_remains line, WB's own total among them."""
     seller = seller_of(scenario)
