@@ -13,7 +13,6 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
-import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from pipelines.http_policy import HttpPolicy
@@ -116,6 +115,8 @@ def wildberries_source(
     @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge", parallelized=True)
     def products() -> Iterator[pa.Table]:
         try:
+            import pyarrow.compute as pc  # here, not at import: every run process imports the sources
+
             sizes = client.sizes()
             joined = pc.binary_join(sizes.column("barcodes"), ",")
             sizes = sizes.set_column(sizes.schema.get_field_index("barcodes"), "barcodes", joined)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pj
 
 _TEXT, _INT = pa.string(), pa.int64()
 
@@ -87,6 +85,8 @@ _REMAINS_REPORT = pa.schema([("rows", pa.list_(REMAINS_ITEM))])
 def _read_document(body: bytes, schema: pa.Schema) -> pa.Table:
     """One JSON object (the whole body) as a one-row table. A body that is not JSON, or whose
     fields do not have the expected types, raises ValueError (retried as an unreadable body)."""
+    import pyarrow.json as pj  # here, not at import: every run process imports the sources
+
     try:
         return pj.read_json(
             pa.BufferReader(body),
@@ -165,6 +165,8 @@ def sum_per_key(table: pa.Table, keys: list[str], summed: list[str]) -> pa.Table
 
 def remains_by_product(rows: pa.Table) -> pa.Table:
     """Units per nmID and warehouse_remains line, summed over sizes, sorted by (nmID, line)."""
+    import pyarrow.compute as pc  # here, not at import: every run process imports the sources
+
     rows = rows.filter(pc.is_valid(rows.column("nmId")))
     lines = rows.column("warehouses").combine_chunks()
     entries = pc.list_flatten(lines)
