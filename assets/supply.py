@@ -107,7 +107,9 @@ def supply_plan(
     tenant = target.tenant
     with warehouse.mart(tenant.id) as mart:
         rebuild_cluster_model(mart)
-        metrics, clusters, doubtful, window_days = read_supply_inputs(*mart.supply_readers())
+        metrics, clusters, doubtful, window_days = read_supply_inputs(
+            *mart.supply_readers(), frames=mart.supply_frames()
+        )
     # The sync loaded everything; like the stock sheet, the plan covers the plan tier's first N products.
     metrics, left_out = first_products(metrics, PLANS[target.tier].products)
     with session_factory(tenants.app_database_url)() as session:

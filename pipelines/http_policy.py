@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,11 +174,14 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         empty_statuses: frozenset[int] = frozenset({204}),
         allow_statuses: frozenset[int] = frozenset(),
+        parse: Callable[[bytes], Any] = json.loads,
     ) -> tuple[int, Any]:
         """Send one logical request; return (status, parsed JSON or None for an empty answer).
 
         `empty_statuses` are the answers the API documents as "no data"; `allow_statuses` are
         refusals the caller handles itself (e.g. a 403 that triggers a documented fallback).
+        `parse` reads a successful body (e.g. straight into Arrow); a ValueError from it is an
+        unreadable body, retried like a truncated one.
         """
         scale = self.policy.time_scale
 
@@ -210,7 +213,7 @@ class ApiClient:
             for attempt in retrying:
                 with attempt:
                     return self._once(
-                        method, url, group, endpoint, json_body, params, empty_statuses, allow_statuses
+                        method, url, group, endpoint, json_body, params, empty_statuses, allow_statuses, parse
                     )
         except _Transient as exc:
             raise MarketplaceError(
@@ -228,6 +231,7 @@ class ApiClient:
         params: Mapping[str, Any] | None,
         empty_statuses: frozenset[int],
         allow_statuses: frozenset[int],
+        parse: Callable[[bytes], Any],
     ) -> tuple[int, Any]:
         PACER.acquire(self.account, group, self.policy.time_scale)
         self.requests_sent += 1
@@ -261,7 +265,7 @@ class ApiClient:
         if status >= 400:
             raise MarketplaceError(endpoint, f"HTTP {status}: {_reason(body)}", status)
         try:
-            return status, json.loads(body) if body else None
+            return status, parse(body) if body else None
         except ValueError:
             raise _Transient("unreadable response body") from None
 

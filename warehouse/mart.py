@@ -358,6 +358,19 @@ class Mart:
 
         return rows, self.tenant, has_table
 
+    def supply_frames(self) -> Any:
+        """`frames(sql, params, schema)` for `read_supply_inputs` (`:name` parameters): from
+        DuckDB through Arrow, no Python object per value; PostgreSQL through rows."""
+        import polars as pl  # the API reads the mart without Polars
+
+        def frames(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataFrame:
+            sql = re.sub(r"(?<!:):(\w+)", r"$\1", sql)
+            if self.kind == "duckdb":
+                return self._sql(sql, params).pl().cast(schema)
+            return pl.DataFrame(self.rows(sql, params), schema=schema, orient="row")
+
+        return frames
+
     def _table_exists(self, table: str) -> bool:
         found = self.rows(
             "select count(*) from information_schema.tables "

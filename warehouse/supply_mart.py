@@ -38,6 +38,8 @@ TABLES = ("warehouse_clusters", "ozon_cluster_stock", "supply_guard")
 _OZON_SUPPLY_COLUMNS = ("cluster_id", "transit_stock_count", "requested_stock_count", "ads", "ads_cluster")
 
 Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+# (sql, params, column name → Polars dtype) → the rows as a frame of those columns and dtypes.
+Frames = Callable[[str, dict[str, Any], dict[str, Any]], pl.DataFrame]
 
 
 def rebuild_cluster_model(mart: Any) -> int:
@@ -128,28 +130,32 @@ _CLUSTER_TYPES = {
 
 
 def read_supply_inputs(
-    rows: Rows, tenant: str, has_table: Callable[[str], bool]
+    rows: Rows, tenant: str, has_table: Callable[[str], bool], frames: Frames | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
-    """(stock metrics, Ozon cluster rows, guard findings, window days) of the tenant's model."""
-    metrics = pl.DataFrame(
-        rows(
-            f"select {', '.join(_METRICS)} from mart.stock_metrics where tenant_id = :tenant",
-            {"tenant": tenant},
-        )
+    """(stock metrics, Ozon cluster rows, guard findings, window days) of the tenant's model.
+
+    `frames(sql, params, schema)`, when given, reads the two big tables as frames directly
+    (the sync's Mart: DuckDB through Arrow). As Python tuples, every metrics row of a 10 000 × 40
+    seller was read to keep the plan's first N products: +48 MB at the supply plan's step,
+    the run's peak then (bench/bench_sync.py)."""
+
+    def read(sql: str, schema: dict[str, Any]) -> pl.DataFrame:
+        if frames is not None:
+            return frames(sql, {"tenant": tenant}, schema)
+        return pl.DataFrame(rows(sql, {"tenant": tenant}), schema=schema, orient="row")
+
+    metrics = (
+        read(f"select {', '.join(_METRICS)} from mart.stock_metrics where tenant_id = :tenant", _METRIC_TYPES)
         if has_table("stock_metrics")
-        else [],
-        schema=_METRIC_TYPES,
-        orient="row",
+        else pl.DataFrame(schema=_METRIC_TYPES)
     )
-    clusters = pl.DataFrame(
-        rows(
+    clusters = (
+        read(
             f"select {', '.join(_CLUSTERS)} from mart.ozon_cluster_stock where tenant_id = :tenant",
-            {"tenant": tenant},
+            _CLUSTER_TYPES,
         )
         if has_table("ozon_cluster_stock")
-        else [],
-        schema=_CLUSTER_TYPES,
-        orient="row",
+        else pl.DataFrame(schema=_CLUSTER_TYPES)
     )
     findings = read_guard(rows, tenant, has_table)
     window = int(metrics["window_days"].max()) if metrics.height else 7  # type: ignore[arg-type]

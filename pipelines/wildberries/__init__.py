@@ -17,6 +17,7 @@ from dlt.sources import DltResource
 
 from pipelines.http_policy import HttpPolicy
 from pipelines.runner import release_free_memory
+from pipelines.wildberries import tables as T
 from pipelines.wildberries.helpers import WbClient, WbUrls
 
 MARKETPLACE = "wildberries"
@@ -109,11 +110,17 @@ def wildberries_source(
             release_free_memory()  # before dlt's load, which is the sync's peak
 
     # Resources yield Arrow tables: dlt then skips row-by-row normalizing (~10× faster loads).
-    @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge")
+    # In a worker thread of dlt's: the cards list is ~100 pages at WB's pace (100 a minute), and
+    # the stock reports (fetched and read in the main thread meanwhile) fill those waits.
+    @dlt.resource(name="wb_products", primary_key="chrt_id", write_disposition="merge", parallelized=True)
     def products() -> Iterator[pa.Table]:
         try:
-            rows = ({**size, "barcodes": ",".join(size["barcodes"])} for size in client.sizes())
-            yield from arrow_batches(rows, PRODUCTS, common)
+            import pyarrow.compute as pc  # here, not at import: every run process imports the sources
+
+            sizes = client.sizes()
+            joined = pc.binary_join(sizes.column("barcodes"), ",")
+            sizes = sizes.set_column(sizes.schema.get_field_index("barcodes"), "barcodes", joined)
+            yield from table_batches(sizes, PRODUCTS, common)
         finally:
             finished()
 
@@ -124,16 +131,15 @@ def wildberries_source(
     )
     def stock() -> Iterator[pa.Table]:
         try:
-            merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-            for part in (client.wb_warehouse_stock, client.seller_warehouse_stock):
-                for row in part():
-                    key = (row["chrt_id"], row["warehouse_kind"], row["warehouse_name"])
-                    if key in merged:  # one row per natural key, whatever the endpoint repeats
-                        for field in ("quantity", "in_way_to_client", "in_way_from_client"):
-                            merged[key][field] += row[field]
-                    else:
-                        merged[key] = row
-            yield from arrow_batches(merged.values(), STOCK, {**common, "snapshot_at": stamp})
+            rows = pa.concat_tables([client.wb_warehouse_stock(), client.seller_warehouse_stock()])
+            # One row per natural key, whatever the endpoints repeat.
+            merged = T.sum_per_key(
+                rows,
+                ["chrt_id", "warehouse_kind", "warehouse_name"],
+                ["quantity", "in_way_to_client", "in_way_from_client"],
+            )
+            del rows
+            yield from table_batches(merged, STOCK, {**common, "snapshot_at": stamp})
         finally:
             finished()
 
@@ -147,7 +153,7 @@ def wildberries_source(
             state = dlt.current.resource_state()
             changed_since = orders_changed_since(state.get("order_feed"), since)
             rows = client.orders(since, changed_since)
-            yield from arrow_batches(rows, ORDERS, common)
+            yield from table_batches(rows, ORDERS, common)
             # Committed with this load only: a failed sync reads from the old cursor again.
             state["order_feed"] = orders_cursor(state.get("order_feed"), since, changed_since, rows)
         finally:
@@ -157,8 +163,7 @@ def wildberries_source(
     @dlt.resource(name="wb_remains", primary_key=("nm_id", "line"), write_disposition="replace")
     def remains_report() -> Iterator[pa.Table]:
         try:
-            rows = [{**common, "snapshot_at": stamp, **row} for row in client.remains_by_product()]
-            yield pa.Table.from_pylist(rows, schema=REMAINS)
+            yield _with_constants(client.remains_by_product(), REMAINS, {**common, "snapshot_at": stamp})
         finally:
             finished()
 
@@ -185,11 +190,13 @@ def orders_changed_since(cursor: dict[str, str] | None, since: datetime) -> date
 
 
 def orders_cursor(
-    cursor: dict[str, str] | None, since: datetime, changed_since: datetime | None, rows: list[dict[str, Any]]
+    cursor: dict[str, str] | None, since: datetime, changed_since: datetime | None, rows: pa.Table
 ) -> dict[str, str]:
     """The order cursor after a read: the start of the window fully read and the newest change."""
+    import pyarrow.compute as pc  # where used: its import costs every run process memory
+
     window_start = cursor["window_start"] if changed_since is not None and cursor else since.isoformat()
-    newest = max((row["changed_at"] for row in rows), default=None)
+    newest: datetime | None = pc.max(rows.column("changed_at")).as_py() if rows.num_rows else None
     if cursor and cursor.get("changed_since") and changed_since is not None:
         previous = datetime.fromisoformat(cursor["changed_since"])
         newest = previous if newest is None else max(newest, previous)
@@ -213,6 +220,12 @@ def arrow_batches(
             batch, sent = [], True
     if batch or not sent:
         yield _with_constants(pa.Table.from_pylist(batch, schema=own), schema, constants)
+
+
+def table_batches(table: pa.Table, schema: pa.Schema, constants: dict[str, Any]) -> Iterator[pa.Table]:
+    """`arrow_batches` for rows already in a table (slices, no copies)."""
+    for start in range(0, max(table.num_rows, 1), BATCH_ROWS):
+        yield _with_constants(table.slice(start, BATCH_ROWS), schema, constants)
 
 
 def _with_constants(table: pa.Table, schema: pa.Schema, constants: dict[str, Any]) -> pa.Table:

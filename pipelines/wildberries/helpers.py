@@ -7,14 +7,19 @@ HTTP policy (pipelines/http_policy.py); an empty answer means "no data" only whe
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+import pyarrow as pa
+
 from pipelines.http_policy import ApiClient, HttpPolicy, MarketplaceAuthError, MarketplaceError
 from pipelines.wildberries import settings as S
+from pipelines.wildberries import tables as T
 
 MSK = timezone(timedelta(hours=3))
 
@@ -53,13 +58,17 @@ class WbClient:
             policy or HttpPolicy(),
             penalized_4xx=S.PENALIZED_4XX,
         )
-        self._sizes: list[dict[str, Any]] | None = None
-        self._remains: list[dict[str, Any]] | None = None
+        self._sizes: pa.Table | None = None
+        self._remains: pa.Table | None = None
+        # The products resource runs in a dlt worker thread; the stock fallbacks need the sizes
+        # too, so they are fetched once under this lock, whichever thread asks first.
+        self._sizes_lock = threading.Lock()
+        self._remains_lock = threading.Lock()
 
     def forget(self) -> None:
         """Drop the per-sync caches (every size, the whole warehouse_remains report): dlt keeps the
         source, and so this client, alive through normalize and load, where the caches only held
-        memory (~100 MB at 10 000 SKUs × 40 warehouses, bench/bench_sync.py)."""
+        memory (bench/bench_sync.py)."""
         self._sizes = self._remains = None
 
     # --- token -------------------------------------------------------------------------------
@@ -93,13 +102,25 @@ class WbClient:
 
     # --- products ------------------------------------------------------------------------------
 
-    def sizes(self) -> list[dict[str, Any]]:
-        """Every card's sizes as rows (one per chrtID); fetched once per sync."""
-        if self._sizes is None:
-            self._sizes = [row for card in self._cards() for row in _explode_sizes(card)]
-        return self._sizes
+    def sizes(self) -> pa.Table:
+        """Every card's sizes (`tables.SIZES`, one row per chrtID); fetched once per sync."""
+        with self._sizes_lock:
+            if self._sizes is None:
+                # A table per page: a page's dicts are garbage before the next page arrives.
+                pages = [
+                    pa.Table.from_pylist(
+                        [row for card in cards for row in _explode_sizes(card)], schema=T.SIZES
+                    )
+                    for cards in self._card_pages()
+                ]
+                self._sizes = pa.concat_tables(pages).combine_chunks() if pages else T.SIZES.empty_table()
+            return self._sizes
 
-    def _cards(self) -> Iterator[dict[str, Any]]:
+    def size_rows(self) -> list[dict[str, Any]]:
+        """The sizes as dicts, for the fallback endpoints' look-ups."""
+        return self.sizes().to_pylist()
+
+    def _card_pages(self) -> Iterator[list[dict[str, Any]]]:
         cursor: dict[str, Any] = {"limit": S.CARDS_PAGE}
         while True:
             body = {"settings": {"sort": {"ascending": True}, "cursor": cursor, "filter": {"withPhoto": -1}}}
@@ -109,8 +130,9 @@ class WbClient:
                 S.GROUP_CARDS,
                 endpoint="WB content cards/list",
                 json_body=body,
+                parse=orjson.loads,
             )
-            yield from page["cards"]
+            yield page["cards"]
             if page["cursor"]["total"] < S.CARDS_PAGE:
                 return
             cursor = {
@@ -121,66 +143,44 @@ class WbClient:
 
     # --- stock -----------------------------------------------------------------------------------
 
-    def wb_warehouse_stock(self) -> list[dict[str, Any]]:
-        """Stock on WB warehouses; falls back to the warehouse_remains report when the token type
-        is refused (stocks-report serves Personal/Service tokens only)."""
-        rows = self._report(S.STOCKS_WB, S.GROUP_STOCKS_WB, "WB stocks-report/wb-warehouses")
-        if rows is None:
-            return self.remains_stock()
-        return [
-            {
-                "nm_id": r["nmId"],
-                "chrt_id": r["chrtId"],
-                "warehouse_id": r["warehouseId"],
-                "warehouse_name": r["warehouseName"],
-                "region": r["regionName"],
-                "warehouse_kind": "FBO",
-                "quantity": r["quantity"],
-                "in_way_to_client": r["inWayToClient"],
-                "in_way_from_client": r["inWayFromClient"],
-            }
-            for r in rows
-        ]
+    def wb_warehouse_stock(self) -> pa.Table:
+        """Stock on WB warehouses (`tables.STOCK_ROWS`); falls back to the warehouse_remains report
+        when the token type is refused (stocks-report serves Personal/Service tokens only)."""
+        items = self._report(S.STOCKS_WB, S.GROUP_STOCKS_WB, "WB stocks-report/wb-warehouses")
+        if items is None:
+            return pa.Table.from_pylist(self.remains_stock(), schema=T.STOCK_ROWS)
+        return _stock_rows(items, "FBO", in_way=True)
 
-    def seller_warehouse_stock(self) -> list[dict[str, Any]]:
+    def seller_warehouse_stock(self) -> pa.Table:
         """Stock on the seller's own (FBS) warehouses: the 2026 report, else a per-warehouse fan-out."""
-        rows = self._report(S.STOCKS_SELLER, S.GROUP_STOCKS_SELLER, "WB stocks-report/seller-warehouses")
-        if rows is None:
-            return self._seller_stock_fan_out()
-        return [
-            {
-                "nm_id": r["nmId"],
-                "chrt_id": r["chrtId"],
-                "warehouse_id": r["warehouseId"],
-                "warehouse_name": r["warehouseName"],
-                "region": r.get("regionName", ""),
-                "warehouse_kind": "FBS",
-                "quantity": r["quantity"],
-                "in_way_to_client": 0,
-                "in_way_from_client": 0,
-            }
-            for r in rows
-        ]
+        items = self._report(S.STOCKS_SELLER, S.GROUP_STOCKS_SELLER, "WB stocks-report/seller-warehouses")
+        if items is None:
+            return pa.Table.from_pylist(self._seller_stock_fan_out(), schema=T.STOCK_ROWS)
+        return _stock_rows(items, "FBS", in_way=False)
 
-    def _report(self, path: str, group: Any, endpoint: str) -> list[dict[str, Any]] | None:
-        """All rows of a stocks-report (offset paging); None when WB refuses this token type."""
-        rows: list[dict[str, Any]] = []
+    def _report(self, path: str, group: Any, endpoint: str) -> pa.Table | None:
+        """All items of a stocks-report (offset paging) as `tables.STOCKS_REPORT_ITEM` rows; None
+        when WB refuses this token type. Each page is read from its bytes into Arrow."""
+        pages: list[pa.Table] = []
         offset = 0
         while True:
-            status, body = self.api.call(
+            status, page = self.api.call(
                 "POST",
                 self.urls.analytics + path,
                 group,
                 endpoint=endpoint,
                 json_body={"limit": S.REPORT_PAGE, "offset": offset},
                 allow_statuses=frozenset({403}),
+                parse=T.stocks_report_items,
             )
             if status == 403:
                 return None
-            page = body["data"]["items"] if body else []  # 204 = WB has no stock for this seller
-            rows += page
-            if len(page) < S.REPORT_PAGE:
-                return rows
+            if page is not None:  # None: 204, WB has no stock for this seller
+                pages.append(page)
+            if page is None or page.num_rows < S.REPORT_PAGE:
+                if not pages:
+                    return pa.schema(list(T.STOCKS_REPORT_ITEM)).empty_table()
+                return pa.concat_tables(pages)
             offset += S.REPORT_PAGE
 
     def _seller_stock_fan_out(self) -> list[dict[str, Any]]:
@@ -190,7 +190,7 @@ class WbClient:
             S.GROUP_SELLER_WAREHOUSES,
             endpoint="WB /api/v3/warehouses",
         )
-        by_chrt = {s["chrt_id"]: s for s in self.sizes()}
+        by_chrt = {s["chrt_id"]: s for s in self.size_rows()}
         chrt_ids = list(by_chrt)
         rows = []
         for warehouse in warehouses or []:
@@ -225,18 +225,19 @@ class WbClient:
 
         Transit pseudo-rows are per size, not per warehouse: they become one TRANSIT row per size.
         """
-        rows = self._remains_report()
-        by_barcode = {b: s for s in self.sizes() for b in s["barcodes"]}
-        by_size = {(s["nm_id"], s["tech_size"]): s for s in self.sizes()}
+        rows = self._remains_report().to_pylist()
+        sizes = self.size_rows()
+        by_barcode = {b: s for s in sizes for b in s["barcodes"]}
+        by_size = {(s["nm_id"], s["tech_size"]): s for s in sizes}
         out = []
         for row in rows:
-            size = by_barcode.get(row.get("barcode", "")) or by_size.get(
+            size = by_barcode.get(row.get("barcode") or "") or by_size.get(
                 (row.get("nmId"), row.get("techSize"))
             )
             if size is None:
                 continue  # a card in the trash: WB still reports its stock, we cannot name it
             transit = {"to": 0, "from": 0}
-            for entry in row["warehouses"]:
+            for entry in row["warehouses"] or []:
                 name = entry["warehouseName"]
                 if name == S.REMAINS_TO_CLIENT:
                     transit["to"] = entry["quantity"]
@@ -272,10 +273,15 @@ class WbClient:
                 )
         return out
 
-    def _remains_report(self) -> list[dict[str, Any]]:
-        """The warehouse_remains rows by size, fetched once per client (one report per sync)."""
-        if self._remains is not None:
+    def _remains_report(self) -> pa.Table:
+        """The warehouse_remains rows by size (`tables.REMAINS_ITEM`), fetched once per client (one
+        report per sync)."""
+        with self._remains_lock:
+            if self._remains is None:
+                self._remains = self._fetch_remains_report()
             return self._remains
+
+    def _fetch_remains_report(self) -> pa.Table:
         flags = {f: "true" for f in ("groupByNm", "groupBySa", "groupByBarcode", "groupBySize")}
         _, created = self.api.call(
             "GET",
@@ -305,40 +311,34 @@ class WbClient:
             self.urls.analytics + S.REMAINS_DOWNLOAD.format(task_id=task_id),
             S.GROUP_REMAINS_DOWNLOAD,
             endpoint="WB warehouse_remains (download)",
+            parse=T.remains_report_rows,
         )
-        self._remains = rows or []  # 204 = no stock at all
-        return self._remains
+        return rows if rows is not None else pa.schema(list(T.REMAINS_ITEM)).empty_table()  # 204 = no stock
 
-    def remains_by_product(self) -> list[dict[str, Any]]:
+    def remains_by_product(self) -> pa.Table:
         """Per nmID and warehouse_remains line (named warehouses, aggregates and pseudo-rows, among
-        them `Всего находится на складах`): units summed over sizes. The supply guard checks WB's
-        own identities on it (warehouse/supply_guard.py)."""
-        totals: dict[tuple[int, str], int] = {}
-        for row in self._remains_report():
-            if row.get("nmId") is None:
-                continue
-            for entry in row["warehouses"]:
-                key = (int(row["nmId"]), entry["warehouseName"])
-                totals[key] = totals.get(key, 0) + int(entry["quantity"])
-        return [{"nm_id": nm, "line": line, "quantity": q} for (nm, line), q in sorted(totals.items())]
+        them `Всего находится на складах`): units summed over sizes (`tables.REMAINS_ROWS`, sorted
+        by nmID and line). The supply guard checks WB's own identities on it
+        (warehouse/supply_guard.py)."""
+        return T.remains_by_product(self._remains_report())
 
     # --- orders ----------------------------------------------------------------------------------
 
-    def orders(self, since: datetime, changed_since: datetime | None = None) -> list[dict[str, Any]]:
-        """Order lines since `since`, one per srid: the order feed, else statistics' supplier/orders.
-        With `changed_since`, only (at least) the orders whose status changed since then."""
-        rows = self._order_feed(since, changed_since)
-        if rows is None:
-            rows = self._supplier_orders(since, changed_since)
-        unique: dict[str, dict[str, Any]] = {}
-        for row in rows:  # supplier/orders repeats its page-boundary row
-            unique[row["srid"]] = row
-        return list(unique.values())
+    def orders(self, since: datetime, changed_since: datetime | None = None) -> pa.Table:
+        """Order lines since `since` (`tables.ORDER_ROWS`), one per srid (its last line, at its first
+        line's place): the order feed, else statistics' supplier/orders. With `changed_since`, only
+        (at least) the orders whose status changed since then."""
+        pages = self._order_feed(since, changed_since)
+        if pages is None:
+            pages = [pa.Table.from_pylist(self._supplier_orders(since, changed_since), schema=T.ORDER_ROWS)]
+        rows = pa.concat_tables(pages) if pages else T.ORDER_ROWS.empty_table()
+        return T.last_per_key(rows, ["srid"])  # supplier/orders repeats its page-boundary row
 
-    def _order_feed(self, since: datetime, changed_since: datetime | None) -> list[dict[str, Any]] | None:
+    def _order_feed(self, since: datetime, changed_since: datetime | None) -> list[pa.Table] | None:
+        """The feed's pages, each a table: a page's dicts are garbage before the next arrives."""
         earliest = datetime.now(UTC) - timedelta(days=S.ORDER_FEED_MAX_DAYS) + timedelta(minutes=10)
         start = max(since, earliest).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        rows: list[dict[str, Any]] = []
+        pages: list[pa.Table] = []
         offset, snapshot = 0, None
         while True:
             pagination: dict[str, Any] = {"offset": offset, "limit": S.ORDER_FEED_PAGE}
@@ -351,35 +351,38 @@ class WbClient:
                 endpoint="WB order-feed",
                 json_body={"selectedPeriod": {"start": start}, "pagination": pagination},
                 allow_statuses=frozenset({403, 404}),
+                parse=orjson.loads,
             )
             if status in (403, 404):
                 return None
             data = body["data"]
             snapshot = data["snapshotTime"]
-            for order in data["orders"]:
-                rows.append(
-                    {
-                        "srid": order["srid"],
-                        "nm_id": order["nmId"],
-                        "chrt_id": order["chrtId"],
-                        "ordered_at": _instant(order["createdAt"]),
-                        "changed_at": _instant(order["updatedAt"]),
-                        "warehouse_name": order["warehouseName"],
-                        "warehouse_kind": "FBS" if order["isMp"] else "FBO",
-                        "price": float(order["sellerPrice"]),
-                        "cancelled": order["status"] in ("cancel", "return", "returnDefective"),
-                    }
-                )
+            rows = [
+                {
+                    "srid": order["srid"],
+                    "nm_id": order["nmId"],
+                    "chrt_id": order["chrtId"],
+                    "ordered_at": _instant(order["createdAt"]),
+                    "changed_at": _instant(order["updatedAt"]),
+                    "warehouse_name": order["warehouseName"],
+                    "warehouse_kind": "FBS" if order["isMp"] else "FBO",
+                    "price": float(order["sellerPrice"]),
+                    "cancelled": order["status"] in ("cancel", "return", "returnDefective"),
+                }
+                for order in data["orders"]
+            ]
+            pages.append(pa.Table.from_pylist(rows, schema=T.ORDER_ROWS))
             if len(data["orders"]) < S.ORDER_FEED_PAGE:
-                return rows
+                return pages
             # The feed lists the newest status changes first: past the cursor, the rest is loaded.
             if changed_since is not None and rows[-1]["changed_at"] < changed_since:
-                return rows
+                return pages
             offset += S.ORDER_FEED_PAGE
 
     def _supplier_orders(self, since: datetime, changed_since: datetime | None) -> list[dict[str, Any]]:
-        by_barcode = {b: s for s in self.sizes() for b in s["barcodes"]}
-        by_size = {(s["nm_id"], s["tech_size"]): s for s in self.sizes()}
+        sizes = self.size_rows()
+        by_barcode = {b: s for s in sizes for b in s["barcodes"]}
+        by_size = {(s["nm_id"], s["tech_size"]): s for s in sizes}
         rows: list[dict[str, Any]] = []
         seen: set[str] = set()
         # `flag=0` lists the orders whose last change is at or after dateFrom.
@@ -416,6 +419,27 @@ class WbClient:
                     }
                 )
             date_from = page[-1]["lastChangeDate"]
+
+
+def _stock_rows(items: pa.Table, kind: str, in_way: bool) -> pa.Table:
+    """A stocks-report's items as stock rows of one warehouse kind; the seller-warehouses report
+    has no in-way columns (0) and may omit the region ("")."""
+    n = items.num_rows
+    zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
+    return pa.table(
+        [
+            items.column("nmId"),
+            items.column("chrtId"),
+            items.column("warehouseId"),
+            items.column("warehouseName"),
+            items.column("regionName") if in_way else items.column("regionName").fill_null(""),
+            pa.repeat(pa.scalar(kind, pa.string()), n),
+            items.column("quantity"),
+            items.column("inWayToClient") if in_way else zeros,
+            items.column("inWayFromClient") if in_way else zeros,
+        ],
+        schema=T.STOCK_ROWS,
+    )
 
 
 def _instant(raw: str) -> datetime:
