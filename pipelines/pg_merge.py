@@ -3,8 +3,8 @@ sorted for deduplication only when two of them share a key.
 
 dlt inserts the staging rows into the final table through `ROW_NUMBER() OVER (PARTITION BY key)`,
 which sorts every staging row by the key (text keys under the database's collation): two thirds
-of the merge's time on a 10 000 × 40 WB sync (stock 0.27 s → 0.17 s, orders 0.24 → 0.14 s;
-bench/bench_ingest.py, docs/ingestion.md). A duplicate key in staging is rare (a source emitting a
+of the merge's time on a 10 000 × 40 WB sync (the INSERT, fastest of 5: stock 267 → 172 ms, orders
+173 → 93 ms; docs/ingestion.md). A duplicate key in staging is rare (a source emitting a
 key twice, or a load job replayed after a crash, which copies its file into staging again), but it
 must stay deduplicated. So the INSERT's SELECT first asks one hashed `GROUP BY key HAVING count(*) >
 1` whether staging holds a duplicate, and then runs either the plain SELECT dlt uses for data
