@@ -16,6 +16,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from sqlalchemy.engine import make_url
 
+from pipelines import pg_merge
+
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
 # normalize step (bench/bench_ingest.py). An operator's own setting wins.
 os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
@@ -60,7 +62,7 @@ def destination_from_url(url: str) -> Destination:
         credentials.parse_native_representation(parsed.render_as_string(hide_password=False))
         zone_set_elsewhere = "timezone" in str(credentials.query or {}).lower() or os.environ.get("PGTZ")
         if get_context_timezone_name() != "UTC" or zone_set_elsewhere:
-            return dlt.destinations.postgres(credentials)
+            return pg_merge.KeyCheckedPostgres(credentials)
         # Arrow's CSV writer formats zone-aware timestamps ~15× slower than naive ones: that was
         # most of the normalize step (bench/bench_ingest.py, docs/ingestion.md). So dlt hands COPY
         # naive UTC wall-clock times (a destination "without" zone support gets its context zone's
@@ -70,7 +72,7 @@ def destination_from_url(url: str) -> Destination:
         # PGTZ (which libpq applies over `options`), keeps dlt's default: naive times could be
         # ambiguous at a DST change, or be read in another zone.
         credentials.session_timezone = "UTC"
-        return dlt.destinations.postgres(credentials, supports_tz_aware_datetime=False)
+        return pg_merge.KeyCheckedPostgres(credentials, supports_tz_aware_datetime=False)
     raise ValueError(
         f"unsupported warehouse URL {url.split(':', 1)[0]}: use duckdb:///FILE or postgresql://…"
     )
