@@ -26,14 +26,14 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 from dagster import _check as check
+from dagster._core.instance import InstanceRef
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, deserialize_value, serialize_value
-from typing_extensions import Self
 
 # Where a run's worker is: written by the worker itself before the run starts, so a run that is
 # STARTED always has them (the health check and Terminate read them; the UI shows them).
@@ -225,12 +225,29 @@ def _live(worker: Mapping[str, Any]) -> int | None:
 # --- the worker (runs in the forked process) ------------------------------------------------------
 
 
+def _interrupt_while_canceling(instance_ref: InstanceRef, run_id: str, stop: threading.Event) -> None:
+    """Terminate from a process on another host (docker-compose's webserver) cannot signal this
+    worker: it marks the run CANCELING, and this thread interrupts the run. Again at every poll
+    while the run goes on: Dagster turns an interrupt inside a step with a retry policy (the sync
+    job's) into a retry, and Dagster's own cancellation thread, interrupting once, let the retried
+    step finish the run SUCCESS."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+    from dagster._utils import send_interrupt
+
+    ended = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED, DagsterRunStatus.FAILURE}
+    with DagsterInstance.from_ref(instance_ref) as instance:
+        while not stop.wait(instance.cancellation_thread_poll_interval_seconds):
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.status in ended:
+                send_interrupt()
+
+
 def execute_run_in_worker(serialized_args: str) -> None:
-    """`dagster api execute_run` in a fork of the template: the same body, plus what the CLI and
-    the K8s pod give a run (SIGTERM as an interrupt, a cancellation thread, atexit on exit)."""
+    """`dagster api execute_run` in a fork of the template: the same body, plus what a K8s pod gives
+    a run (SIGTERM as an interrupt), a cancellation thread and atexit on exit."""
     from dagster._cli.api import _execute_run_command_body
     from dagster._cli.utils import get_instance_for_cli
-    from dagster._core.execution.run_cancellation_thread import start_run_cancellation_thread
     from dagster._utils.interrupts import capture_interrupts, setup_interrupt_handlers
 
     setup_interrupt_handlers()
@@ -241,9 +258,12 @@ def execute_run_in_worker(serialized_args: str) -> None:
                 pid = os.getpid()
                 worker = {"host": socket.gethostname(), "pid": pid, "started": _start_ticks(pid)}
                 instance.add_run_tags(args.run_id, {WORKER_TAG: json.dumps(worker)})
-                # Terminate from a process on another host (the webserver's container) cannot
-                # signal this one: it marks the run CANCELING and this thread interrupts the run.
-                thread, stop = start_run_cancellation_thread(instance, args.run_id)
+                stop = threading.Event()
+                thread = threading.Thread(
+                    target=_interrupt_while_canceling, args=(instance.get_ref(), args.run_id, stop),
+                    name="interrupt-on-cancel", daemon=True,
+                )  # fmt: skip
+                thread.start()
                 try:
                     _execute_run_command_body(
                         args.run_id, instance, lambda _event: None, set_exit_code_on_failure=False
