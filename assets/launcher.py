@@ -2,7 +2,7 @@
 
 Dagster's default launcher asks the code server (gRPC StartRun) to start each run, and the code server
 starts it with multiprocessing `spawn`: every run imported Dagster, dlt, Polars, PyArrow, SQLAlchemy
-and the code location afresh, about half of a starter sync's CPU (docs/operations.md). Here the
+and the code location afresh, about half of a starter sync's CPU (docs/orchestration.md). Here the
 launching process (the daemon) keeps one `forkserver` template that imported all of that once and
 froze it for the collector (`assets/run_template.py`); each run's worker is a fork of it and runs the
 job exactly as `dagster api execute_run` does (the K8s launcher's pods run that command), so events,
