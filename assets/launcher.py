@@ -207,6 +207,14 @@ def _worker(run: DagsterRun) -> dict[str, Any] | None:
 def _start_ticks(pid: int) -> str | None:
     """A process's start time (clock ticks since boot) from /proc, None if it is gone or a zombie.
     With the pid it names one process: a pid alone is reused."""
+    if not os.path.isdir("/proc/self"):  # no procfs (macOS): the pid alone
+        try:
+            os.kill(pid, 0)
+            return ""
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return ""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             # The command name (2nd field) may hold spaces: the fields after its ")" are fixed.
