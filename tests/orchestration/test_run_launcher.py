@@ -193,7 +193,8 @@ def _forkservers(pid: int) -> list[psutil.Process]:
     """The launcher's template processes under `pid` (multiprocessing's forkserver and the resource
     tracker it starts)."""
     names = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
-    return [p for p in psutil.Process(pid).children(recursive=True) if any(n in " ".join(p.cmdline()) for n in names)]
+    children = psutil.Process(pid).children(recursive=True)
+    return [p for p in children if any(n in " ".join(p.cmdline()) for n in names)]
 
 
 def test_a_queued_sync_runs_in_a_worker_forked_from_the_template(fleet: Fleet) -> None:
