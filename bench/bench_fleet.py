@@ -173,6 +173,10 @@ def main() -> None:
         if args.launcher == "default":
             config.pop("run_launcher", None)
         (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        # The SQLite storages are created here, once: the webserver and the daemon starting together
+        # both created them, and one died on "table alembic_version already exists".
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            instance.get_runs(limit=1)
         env = {
             **os.environ,
             **bytecode_env(home, compiled=not args.no_bytecode),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -91,9 +92,12 @@ class Fleet:
                 for e in self.instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
             ),
         )
-        worker = json.loads(self.run(run_id).tags[WORKER_TAG])
-        assert worker["host"] == socket.gethostname()
-        return int(worker["pid"])
+        # The event every run worker writes (`dagster api execute_run` and the code server's alike).
+        events = self.instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        text = " ".join(e.message or "" for e in events)
+        pids = re.findall(r"Started process for run \(pid: (\d+)\)", text)
+        assert len(pids) == 1, pids
+        return int(pids[0])
 
     def log(self, name: str) -> str:
         return (self.home / f"{name}.log").read_text(errors="replace")[-4000:]
@@ -211,6 +215,7 @@ def test_a_queued_sync_runs_in_a_worker_forked_from_the_template(fleet: Fleet) -
     # Started by the launcher, in a fork of the daemon's template (not spawned by the code server).
     messages = [e.message for e in fleet.instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)]
     worker = json.loads(run.tags[WORKER_TAG])
+    assert worker["host"] == socket.gethostname()
     assert any(f"forked from the preloaded template (pid {worker['pid']})" in m for m in messages), messages
     assert any(f"Started process for run (pid: {worker['pid']})" in m for m in messages)
     assert _forkservers(fleet.processes["daemon"].pid), "the daemon keeps its template for the next run"
