@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from assets.launcher import WORKER_TAG
 from sandbox.generate import generate_scenario
 from sandbox.scenario import parse_scenario
 from sandbox.server import SandboxServer
+from tests.ops.test_sentry import Sink
 from warehouse.app_db import migrate, session_factory
 from warehouse.tenants import create_tenant, store_credentials
 from warehouse.vault import CredentialVault
@@ -59,6 +61,7 @@ class Fleet:
     tenants: list[str]
     processes: dict[str, subprocess.Popen[bytes]]
     home: Path
+    sentry: Sink
 
     def sync(self, tenant: str) -> str:
         return self.client.launch_sync(tenant, "starter", ["wildberries"], trigger="api")
@@ -136,8 +139,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     config["run_monitoring"]["cancellation_thread_poll_interval_seconds"] = 1
     (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    sentry = Sink()
+    threading.Thread(target=sentry.serve_forever, daemon=True).start()
     with SandboxServer(parse_scenario(orjson.dumps(raw)), time_scale=60.0) as server:
         env = {
+            "STOCK_TRACKER_SENTRY_DSN": sentry.dsn,
             **os.environ,
             "DAGSTER_HOME": str(dagster_home),
             "STOCK_TRACKER_HOME": str(home),
@@ -170,10 +176,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         try:
             with DagsterInstance.from_config(str(dagster_home)) as instance:
                 fleet = Fleet(instance, client, graphql, server.control_url, [s["name"] for s in sellers],
-                              processes, home)  # fmt: skip
+                              processes, home, sentry)  # fmt: skip
                 fleet.wait("code location", lambda: _loaded(client), START_SECONDS)
                 yield fleet
         finally:
+            sentry.shutdown()
             client.close()
             for process in processes.values():
                 process.terminate()
@@ -255,6 +262,29 @@ def test_a_killed_worker_fails_its_run_at_the_next_health_check(fleet: Fleet) ->
     fleet.wait("FAILURE", lambda: fleet.run(run_id).status == DagsterRunStatus.FAILURE, REACT_SECONDS)
     failure = fleet.instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)
     assert f"The run worker (pid {pid} on {socket.gethostname()}) is gone" in (failure[-1].message or "")
+
+
+def test_a_failed_run_still_reaches_sentry_from_the_sync_run_failed_sensor(fleet: Fleet) -> None:
+    """The forked worker's failure is Dagster's own: the daemon's `sync_run_failed` sensor (in the
+    code server) reports it to Sentry with the tenant and the failed step."""
+    tenant = fleet.tenants[1]
+    # WB refuses the key: the ingest step fails for good at once (no retries).
+    rule = {"service": "wb_content", "endpoint": "*", "kind": "401", "fraction": 1.0}
+    httpx.post(fleet.control_url + "/faults", json=rule, timeout=5).raise_for_status()
+    try:
+        run_id = fleet.sync(tenant)
+        fleet.wait("the run to fail", lambda: fleet.run(run_id).is_finished, RUN_SECONDS)
+    finally:
+        httpx.delete(fleet.control_url + "/faults", timeout=5).raise_for_status()
+    assert fleet.run(run_id).status == DagsterRunStatus.FAILURE
+
+    def reported() -> bool:
+        return any(
+            e.get("tags", {}).get("tenant_id") == tenant and e["tags"].get("step") == "wildberries_ingest"
+            for e in fleet.sentry.events()
+        )
+
+    fleet.wait("the sensor's Sentry report", reported, RUN_SECONDS)
 
 
 def test_the_template_ends_with_the_daemon(fleet: Fleet) -> None:
