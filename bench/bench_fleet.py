@@ -2,7 +2,7 @@
 
     uv run python bench/bench_fleet.py [--tenants 40] [--enterprise 4] [--time-scale 60]
                                        [--executor in_process|multiprocess] [--code-server]
-                                       [--no-bytecode]
+                                       [--no-bytecode] [--launcher preloaded|default]
 
 N starter-size tenants (100 SKUs × 10 warehouses, Wildberries) and a few enterprise ones of the
 same size are synced by `dagster-daemon` exactly as in production: each sync is launched through
@@ -18,7 +18,9 @@ queue wait (created → started) p50/p95 for starters and for the enterprise run
 `--executor multiprocess --serial-dequeue` is Dagster's defaults (a process per step, runs
 launched one at a time), the before of the cut; `--code-server` serves the definitions from one
 long-lived `dagster code-server` instead of servers the daemon and webserver each start from
-`workspace.yaml`.
+`workspace.yaml`. `--launcher default` is Dagster's DefaultRunLauncher (the code server spawns each
+run, which imports everything afresh), the before of `preloaded` (dagster.yaml's launcher: runs fork
+from a template process with the imports done, assets/launcher.py).
 """
 
 from __future__ import annotations
@@ -117,6 +119,12 @@ def main() -> None:
         help="every process compiles the Python it imports, as with PYTHONDONTWRITEBYTECODE and no "
         "__pycache__ (a dev checkout; the before)",
     )
+    parser.add_argument(
+        "--launcher",
+        choices=["preloaded", "default"],
+        default="preloaded",
+        help="dagster.yaml's run launcher, or Dagster's default one (runs spawned by the code server)",
+    )
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
 
@@ -162,7 +170,13 @@ def main() -> None:
         config["concurrency"]["runs"]["max_concurrent_runs"] = args.max_runs
         if args.serial_dequeue:
             config.pop("run_queue", None)
+        if args.launcher == "default":
+            config.pop("run_launcher", None)
         (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        # The SQLite storages are created here, once: the webserver and the daemon starting together
+        # both created them, and one died on "table alembic_version already exists".
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            instance.get_runs(limit=1)
         env = {
             **os.environ,
             **bytecode_env(home, compiled=not args.no_bytecode),
@@ -205,7 +219,7 @@ def main() -> None:
             f"{args.warehouses} warehouses each; sandbox ×{args.time_scale:g}; "
             f"queue of {args.max_runs} runs; executor {args.executor}; "
             f"{'one code server' if args.code_server else 'workspace.yaml servers'}; "
-            f"{'serial' if args.serial_dequeue else 'threaded'} dequeue; "
+            f"{'serial' if args.serial_dequeue else 'threaded'} dequeue; {args.launcher} launcher; "
             f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )

@@ -221,3 +221,21 @@ def test_prometheus_scrapes_the_api_with_the_production_metrics_token() -> None:
     assert re.search(r"^STOCK_TRACKER_METRICS_TOKEN=", (REPO / ".env.example").read_text(), re.MULTILINE)
     secrets = yaml.safe_load_all((DEPLOY / "k8s" / "secrets.example.yaml").read_text())
     assert any("STOCK_TRACKER_METRICS_TOKEN" in (doc or {}).get("stringData", {}) for doc in secrets)
+
+
+def test_compose_runs_start_in_the_daemon_with_the_code_servers_image_and_launcher() -> None:
+    """deploy/dagster.yaml's launcher forks each run in the daemon's container: it has the code
+    server's image, code and environment, and the launcher is the embedded instance's one."""
+    from dagster._serdes import ConfigurableClassData
+
+    from assets.launcher import PreloadedRunLauncher
+
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    daemon, code = services["daemon"], services["code"]
+    for key in ("image", "build", "environment", "env_file", "volumes"):
+        assert daemon.get(key) == code.get(key), key
+    launcher = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["run_launcher"]
+    assert launcher == yaml.safe_load((REPO / "dagster.yaml").read_text())["run_launcher"]
+    config = yaml.safe_dump(launcher.get("config", {}))
+    data = ConfigurableClassData(launcher["module"], launcher["class"], config)
+    assert isinstance(data.rehydrate(PreloadedRunLauncher), PreloadedRunLauncher)
