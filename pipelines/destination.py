@@ -16,8 +16,6 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from sqlalchemy.engine import make_url
 
-from pipelines import pg_merge
-
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
 # normalize step (bench/bench_ingest.py). An operator's own setting wins.
 os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
@@ -58,6 +56,10 @@ def destination_from_url(url: str) -> Destination:
         if parsed.password is None:
             # dlt insists on a password; servers with trust or peer auth ignore it.
             parsed = parsed.set(password="unused")
+        # Imported here: dlt's PostgreSQL client (psycopg2) is not needed by a DuckDB warehouse's
+        # run processes, which all pay for what they import (docs/scale.md).
+        from pipelines import pg_merge
+
         credentials = PostgresCredentials()
         credentials.parse_native_representation(parsed.render_as_string(hide_password=False))
         zone_set_elsewhere = "timezone" in str(credentials.query or {}).lower() or os.environ.get("PGTZ")

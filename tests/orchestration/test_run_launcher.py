@@ -258,7 +258,7 @@ def test_a_killed_worker_fails_its_run_at_the_next_health_check(fleet: Fleet) ->
     run_id = fleet.sync(fleet.tenants[0])
     pid = fleet.wait_in_ingest(run_id)
     os.kill(pid, signal.SIGKILL)
-    # max_runtime_seconds is an hour: only the launcher's health check fails the run this soon.
+    # max_runtime_seconds is hours: only the launcher's health check fails the run this soon.
     fleet.wait("FAILURE", lambda: fleet.run(run_id).status == DagsterRunStatus.FAILURE, REACT_SECONDS)
     failure = fleet.instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)
     assert f"The run worker (pid {pid} on {socket.gethostname()}) is gone" in (failure[-1].message or "")
