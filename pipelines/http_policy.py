@@ -87,6 +87,25 @@ class Pacer:
             time.sleep(pause)
             waited += pause
 
+    def answered(self, account: str, group: MethodGroup, time_scale: float, sent_at: float) -> None:
+        """A one-at-a-time group's interval counts from the answer, not from the send.
+
+        The server books a request when it arrives, somewhere between our send and its answer; a
+        busy process (dlt's extract threads, a sandbox sharing the GIL) can delay one arrival and
+        not the next, so two arrivals land closer than the sends were. Counting from the answer is
+        the one order the server cannot see reversed: it costs one round trip per request, noise
+        beside a 20 s or 60 s limit. Groups with a burst keep that much slack and are left alone.
+        """
+        if group.burst != 1:
+            return
+        interval = group.interval / time_scale * PACING_MARGIN + PACING_SLACK_SECONDS
+        with self._lock:
+            now = time.monotonic()
+            tokens, stamp = self._buckets.get((account, group.name), (0.0, sent_at))
+            tokens = min(1.0, tokens + (now - stamp) / interval)
+            # Take back what refilled while the request was in flight.
+            self._buckets[(account, group.name)] = (tokens - min(1.0, (now - sent_at) / interval), now)
+
     def penalize(self, account: str, group: MethodGroup, tokens: float) -> None:
         """Book extra cost the server charged (WB counts a marketplace 4xx as 10 requests)."""
         with self._lock:
@@ -234,6 +253,7 @@ class ApiClient:
         parse: Callable[[bytes], Any],
     ) -> tuple[int, Any]:
         PACER.acquire(self.account, group, self.policy.time_scale)
+        sent_at = time.monotonic()
         self.requests_sent += 1
         try:
             response = self.session.request(
@@ -250,6 +270,8 @@ class ApiClient:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             self._tally(group, None)
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
+        finally:
+            PACER.answered(self.account, group, self.policy.time_scale, sent_at)
         status = response.status_code
         self._tally(group, status)
         if status in RETRYABLE_STATUS:

@@ -279,6 +279,25 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
     }
 
 
+def test_a_late_arriving_page_does_not_crowd_the_next_one_into_a_429(tmp_path: Path) -> None:
+    """WB books a request when it arrives. The first order-feed page is held on its way in (a busy
+    network or machine) past a third of the one-a-minute interval; the next page must still arrive
+    a full interval later, not one interval after the first was sent."""
+    raw = generate_scenario(sellers=1, skus=1000, warehouses=10, days=30, seed=5)
+    scenario = parse_scenario(orjson.dumps(raw))
+    seller = seller_of(scenario)
+    assert len(seller["orders"]) > 2000  # the window is three pages of the feed
+    with SandboxServer(scenario, time_scale=200.0) as server:  # one page every 0.3 s
+        loader = Loader(server, f"duckdb:///{tmp_path}/w.duckdb", tmp_path, seller["credentials"]["token"])
+        loader.policy.time_scale = 200.0
+        loader.fault("wb_analytics", "/api/analytics/v1/order-feed", "delay", count=1, delay=0.2)
+        loader.load()
+        log = requests.get(server.control_url + "/requests", timeout=5).json()
+    feed = [e for e in log if e["path"] == "/api/analytics/v1/order-feed"]
+    assert [e["status"] for e in feed] == [200] * (len(seller["orders"]) // 1000 + 1)
+    assert loader.counts()["orders"] == len(seller["orders"])
+
+
 def test_later_syncs_read_only_the_orders_that_changed(tmp_path: Path) -> None:
     """WB allows one order-feed page a minute: a sync after the first reads the feed down to the
     last load's newest change (one page here, not the window's 3), and still gets what changed."""
