@@ -100,6 +100,7 @@ def test_paging_sorting_and_filters(stock_client: TestClient, stocked: tuple[Sel
     assert [i["product_id"] for i in products(stock_client, seller, search="шампунь")["items"]] == [102]
     assert [i["product_id"] for i in products(stock_client, seller, search="5001")["items"]] == [5001]
     assert products(stock_client, seller, search="100%")["total"] == 0  # % is a character, not a wildcard
+    assert products(stock_client, seller, search="102шампунь")["total"] == 0  # not across two fields
     ranged = products(stock_client, seller, min_stock=10, max_stock=60, page_size=200)["items"]
     assert {i["product_id"] for i in ranged} == {101, 5001, *range(210, 225)}
 
