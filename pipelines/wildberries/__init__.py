@@ -139,6 +139,9 @@ def wildberries_source(
                 ["quantity", "in_way_to_client", "in_way_from_client"],
             )
             del rows
+            # The reports' parse and merge leave ~25 MB freed but held by the allocators, under
+            # the warehouse_remains read that comes next (bench/bench_sync.py: peak 414 → 390 MB).
+            release_free_memory()
             yield from table_batches(merged, STOCK, {**common, "snapshot_at": stamp})
         finally:
             finished()
@@ -163,7 +166,9 @@ def wildberries_source(
     @dlt.resource(name="wb_remains", primary_key=("nm_id", "line"), write_disposition="replace")
     def remains_report() -> Iterator[pa.Table]:
         try:
-            yield _with_constants(client.remains_by_product(), REMAINS, {**common, "snapshot_at": stamp})
+            by_product = client.remains_by_product()
+            release_free_memory()  # the report's JSON and its parse, before dlt writes the rows
+            yield _with_constants(by_product, REMAINS, {**common, "snapshot_at": stamp})
         finally:
             finished()
 
