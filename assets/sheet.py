@@ -217,4 +217,4 @@ def _announce_low_stock(
         pl.col("days_of_cover").is_not_null() & (pl.col("days_of_cover") < threshold)
     ).select("marketplace", "product_id", "article", "warehouse_name", "stock", "days_of_cover")
     with session_factory(tenants.app_database_url)() as session:
-        enqueue_low_stock(session, tenant_id, context.run_id, low.to_dicts(), threshold)
+        enqueue_low_stock(session, tenant_id, context.run.run_id, low.to_dicts(), threshold)
