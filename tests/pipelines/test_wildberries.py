@@ -281,7 +281,7 @@ def test_a_1000_sku_sync_draws_no_429_and_minimal_requests(tmp_path: Path) -> No
 
 def test_a_late_arriving_page_does_not_crowd_the_next_one_into_a_429(tmp_path: Path) -> None:
     """WB books a request when it arrives. The first order-feed page is held on its way in (a busy
-    network or machine) past a third of the one-a-minute interval; the next page must still arrive
+    network or machine) for two thirds of the one-a-minute interval; the next page must still arrive
     a full interval later, not one interval after the first was sent."""
     raw = generate_scenario(sellers=1, skus=1000, warehouses=10, days=30, seed=5)
     scenario = parse_scenario(orjson.dumps(raw))
