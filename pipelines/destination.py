@@ -14,6 +14,7 @@ from dlt.common.runtime.collector import LogCollector
 from dlt.common.time import get_context_timezone_name
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from dlt.extract.resource import DltResource
 from sqlalchemy.engine import make_url
 
 # Load files uncompressed: they live for seconds on local disk, and gzip was two thirds of the
@@ -28,6 +29,16 @@ os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
 # session) and post one event per pipeline step, and wait for them when it exits. Nothing of a
 # seller's leaves the platform but their marketplace calls. An operator's own setting wins.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+# A table hint: the resource yields each primary key once a load (it merged the source's repeats
+# itself), so the PostgreSQL merge can skip its duplicate check (pipelines/pg_merge.py).
+UNIQUE_KEYS = "x-unique-keys"
+
+
+def with_unique_keys(resource: DltResource) -> DltResource:
+    resource.apply_hints(additional_table_hints={UNIQUE_KEYS: True})
+    return resource
+
 
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 

@@ -15,6 +15,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from pipelines.destination import with_unique_keys
 from pipelines.http_policy import HttpPolicy
 from pipelines.runner import release_free_memory
 from pipelines.wildberries import tables as T
@@ -172,7 +173,9 @@ def wildberries_source(
         finally:
             finished()
 
-    return (orders, products, stock, remains_report) if remains else (orders, products, stock)
+    # Each yields a key once a load (orders and sizes keep a key's last row, stock sums per key).
+    keyed = tuple(with_unique_keys(resource) for resource in (orders, products, stock))
+    return (*keyed, remains_report) if remains else keyed
 
 
 BATCH_ROWS = 20_000

@@ -113,7 +113,10 @@ class WbClient:
                     )
                     for cards in self._card_pages()
                 ]
-                self._sizes = pa.concat_tables(pages).combine_chunks() if pages else T.SIZES.empty_table()
+                sizes = pa.concat_tables(pages).combine_chunks() if pages else T.SIZES.empty_table()
+                # A card edited while the list is read can come again on a later page: its
+                # newest version wins.
+                self._sizes = T.last_per_key(sizes, ["chrt_id"])
             return self._sizes
 
     def size_rows(self) -> list[dict[str, Any]]:

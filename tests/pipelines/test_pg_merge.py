@@ -12,8 +12,9 @@ from typing import Any
 import dlt
 import psycopg
 import pyarrow as pa
+import pytest
 
-from pipelines.destination import tenant_pipeline
+from pipelines.destination import tenant_pipeline, with_unique_keys
 from pipelines.runner import run_source
 
 TABLE = "t_merge_check.stock"
@@ -87,3 +88,96 @@ def test_a_key_sent_twice_in_one_load_is_stored_once_and_a_rerun_adds_nothing(
     run_source(pipeline, stock(twice))
     run_source(pipeline, stock(twice))
     assert stored(pg_url) == [("Казань", 1, 3), ("Коледино", 1, 6), ("Коледино", 2, 7)]
+
+
+def persistence(pg_url: str) -> dict[str, str]:
+    """Each table's persistence in the dataset and its staging: `p` logged, `u` unlogged."""
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "select n.nspname || '.' || c.relname, c.relpersistence from pg_class c"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname like 't_merge_check%' and c.relkind = 'r'"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_only_staging_copies_are_unlogged_and_a_staging_emptied_by_crash_recovery_is_never_merged(
+    pg_url: str, tmp_path: Path
+) -> None:
+    pipeline = tenant_pipeline("merge-check", "wildberries", pg_url, tmp_path)
+    first = [("Коледино", 1, 5), ("Казань", 1, 3)]
+    run_source(pipeline, stock(first))
+    tables = persistence(pg_url)
+    assert tables[STAGING] == "u"  # no WAL for rows that only pass through
+    assert tables[TABLE] == "p" and tables["t_merge_check._dlt_loads"] == "p"
+
+    run_source(pipeline, stock([("Коледино", 1, 9)]))
+    statements = merge_sql(pipeline)
+    with psycopg.connect(pg_url) as conn:
+        # What PostgreSQL's crash recovery does to every unlogged table, here to the staging
+        # dataset's: they come back empty.
+        for (name,) in conn.execute(
+            "select quote_ident(n.nspname) || '.' || quote_ident(c.relname) from pg_class c"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 't_merge_check_staging' and c.relpersistence = 'u' and c.relkind = 'r'"
+        ).fetchall():
+            conn.execute(f"truncate {name}")
+        conn.commit()
+        # The load, resumed after the restart, runs its merge: it refuses, and the table keeps
+        # the last good sync.
+        with pytest.raises(psycopg.errors.DataException, match="emptied by a database restart"):
+            for statement in statements:
+                conn.execute(statement)
+        conn.rollback()
+    assert stored(pg_url) == [("Казань", 1, 3), ("Коледино", 1, 9)]
+
+    # The next sync arms its staging again and merges as usual.
+    run_source(pipeline, stock([("Коледино", 1, 4)]))
+    assert stored(pg_url) == [("Казань", 1, 3), ("Коледино", 1, 4)]
+
+
+def test_a_staging_table_made_logged_by_an_earlier_version_turns_unlogged(
+    pg_url: str, tmp_path: Path
+) -> None:
+    pipeline = tenant_pipeline("merge-check", "wildberries", pg_url, tmp_path)
+    run_source(pipeline, stock([("Коледино", 1, 5)]))
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(f"alter table {STAGING} set logged")
+    assert persistence(pg_url)[STAGING] == "p"
+    run_source(pipeline, stock([("Коледино", 1, 6), ("Казань", 2, 1)]))
+    assert persistence(pg_url)[STAGING] == "u"
+    assert stored(pg_url) == [("Казань", 2, 1), ("Коледино", 1, 6)]
+
+
+def merge_job_sql(pipeline: dlt.Pipeline, load_id: str | None) -> str:
+    """The merge statements the loader ran for `stock` in that load."""
+    assert load_id is not None
+    jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
+    (job,) = [job for job in jobs if job.job_file_info.file_format == "sql"]
+    return Path(job.file_path).read_text(encoding="utf-8")
+
+
+def test_keys_unique_at_the_source_skip_the_duplicate_check_until_a_load_job_runs_again(
+    pg_url: str, tmp_path: Path
+) -> None:
+    pipeline = tenant_pipeline("merge-check", "wildberries", pg_url, tmp_path)
+    undeclared = run_source(pipeline, stock([("Коледино", 1, 5), ("Казань", 1, 3)]))
+    assert "GROUP BY" in merge_job_sql(pipeline, undeclared.load_id)
+
+    declared = run_source(pipeline, with_unique_keys(stock([("Коледино", 1, 6)])))
+    sql = merge_job_sql(pipeline, declared.load_id)
+    assert "GROUP BY" not in sql and "ROW_NUMBER" not in sql
+    assert "emptied by a database restart" in sql  # the crash-recovery check stays
+    assert stored(pg_url) == [("Казань", 1, 3), ("Коледино", 1, 6)]
+
+    # The loader died after starting the load job: the next run resumes it, and as the file may
+    # already be in staging once, the merge checks for repeated keys again.
+    pipeline.extract(with_unique_keys(stock([("Казань", 1, 2)])), loader_file_format="csv")
+    pipeline.normalize()
+    (load_id,) = pipeline.list_normalized_load_packages()
+    package = Path(pipeline.working_dir) / "load" / "normalized" / load_id
+    (job,) = (package / "new_jobs").glob("stock.*.csv")
+    job.rename(package / "started_jobs" / job.name)
+    pipeline.load()
+    assert "GROUP BY" in merge_job_sql(pipeline, load_id)
+    assert stored(pg_url) == [("Казань", 1, 2), ("Коледино", 1, 6)]
