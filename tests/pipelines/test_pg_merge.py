@@ -4,7 +4,10 @@ one load, a sync run again, a COPY replayed into staging after a crash."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,15 @@ import dlt
 import psycopg
 import pyarrow as pa
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.destination import tenant_pipeline, with_unique_keys
 from pipelines.runner import run_source
+from tests.api.test_database_restart import PrivatePostgres, private_pg  # noqa: F401 (fixture)
 
 TABLE = "t_merge_check.stock"
 STAGING = "t_merge_check_staging.stock"
+pytestmark = pytest.mark.timeout(600)
 
 
 def stock(rows: list[tuple[str, int, int]]) -> Any:
@@ -181,3 +187,55 @@ def test_keys_unique_at_the_source_skip_the_duplicate_check_until_a_load_job_run
     pipeline.load()
     assert "GROUP BY" in merge_job_sql(pipeline, load_id)
     assert stored(pg_url) == [("Казань", 1, 2), ("Коледино", 1, 6)]
+
+
+def test_a_load_resumed_after_a_database_crash_refuses_to_merge_what_recovery_emptied(
+    private_pg: PrivatePostgres,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A real crash between the COPY into staging and the merge: recovery empties the unlogged
+    staging; the resumed load fails instead of merging nothing, the table keeps its last sync."""
+    url = private_pg.url
+    pipeline = tenant_pipeline("merge-check", "wildberries", url, tmp_path)
+    run_source(pipeline, with_unique_keys(stock([("Коледино", 1, 5), ("Казань", 1, 3)])))
+
+    pipeline.extract(with_unique_keys(stock([("Коледино", 1, 9)])), loader_file_format="csv")
+    pipeline.normalize()
+    crashed = threading.Event()
+
+    def crash_when_the_merge_waits() -> None:
+        with psycopg.connect(url, autocommit=True) as watcher:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if watcher.execute(
+                    "select exists (select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                    " and position('DELETE FROM' in query) > 0)"
+                ).fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                holder.close()  # lets the load end, and the test fail below
+                return
+        private_pg.crash()
+        crashed.set()
+
+    # The merge's DELETE waits behind this lock, its COPY into staging done; then the server dies.
+    holder = psycopg.connect(url)
+    holder.execute(f"lock table {TABLE} in access exclusive mode")
+    crasher = threading.Thread(target=crash_when_the_merge_waits, daemon=True)
+    crasher.start()
+    with pytest.raises(PipelineStepFailed):  # in this thread: dlt's loader handles signals
+        pipeline.load()
+    crasher.join(timeout=60)
+    assert crashed.is_set(), "the server crashed while the merge waited"
+    with contextlib.suppress(psycopg.Error):
+        holder.close()
+    private_pg.start()
+
+    with pytest.raises(PipelineStepFailed, match="emptied by a database restart"):
+        pipeline.load()
+    assert stored(url) == [("Казань", 1, 3), ("Коледино", 1, 5)]
+
+    pipeline.drop_pending_packages()
+    run_source(pipeline, with_unique_keys(stock([("Коледино", 1, 9)])))
+    assert stored(url) == [("Казань", 1, 3), ("Коледино", 1, 9)]
