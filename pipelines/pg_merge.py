@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import dlt
 from dlt.common.destination.capabilities import DestinationCapabilitiesContext
@@ -63,6 +63,8 @@ def _literal(text: str) -> str:
 
 
 class KeyCheckedMergeJob(SqlMergeFollowupJob):
+    keys_unique: ClassVar[bool] = False
+
     @classmethod
     def generate_sql(
         cls, table_chain: Sequence[PreparedTableSchema], sql_client: SqlClientBase[Any]
@@ -96,8 +98,8 @@ class KeyCheckedMergeJob(SqlMergeFollowupJob):
                 table_name, primary_keys, columns, dedup_sort, condition, condition_columns, skip
             )
 
-        if skip_dedup or not primary_keys:
-            return dlt_select(skip_dedup)
+        if skip_dedup or cls.keys_unique or not primary_keys:
+            return dlt_select(skip_dedup or cls.keys_unique)
         # The CTE is referenced twice, so PostgreSQL computes it once; each branch's condition is
         # a constant for the statement (a one-time filter), so the other branch's plan, with its
         # sort, never runs.
@@ -114,20 +116,7 @@ class KeyCheckedMergeJob(SqlMergeFollowupJob):
 class UniqueKeysMergeJob(KeyCheckedMergeJob):
     """For staging rows known to hold each key once: dlt's SELECT for deduplicated data."""
 
-    @classmethod
-    def gen_select_from_dedup_sql(
-        cls,
-        table_name: str,
-        primary_keys: Sequence[str],
-        columns: Sequence[str],
-        dedup_sort: tuple[str, TSortOrder] | None = None,
-        condition: str | None = None,
-        condition_columns: Sequence[str] | None = None,
-        skip_dedup: bool = False,
-    ) -> str:
-        return super(KeyCheckedMergeJob, cls).gen_select_from_dedup_sql(
-            table_name, primary_keys, columns, dedup_sort, condition, condition_columns, True
-        )
+    keys_unique = True
 
 
 def _package_state() -> dict[str, Any] | None:
