@@ -173,8 +173,8 @@ class KeyCheckedPostgresClient(PostgresClient):
         sql = self.sql_client
         armed = sql.make_qualified_table_name(ARMED_TABLE)
         statements = [f"CREATE UNLOGGED TABLE IF NOT EXISTS {armed} (table_name text PRIMARY KEY)"]
-        # Staging tables made by an earlier version are logged; they are empty here, so this is
-        # cheap, and runs once a table.
+        # Staging tables made by an earlier version are logged: each turns unlogged once, at its
+        # next load (empty then, so the rewrite is cheap); the look-up is one catalog query.
         logged = sql.execute_sql(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = %s AND c.relpersistence = 'p' AND c.relname = ANY(%s)",
