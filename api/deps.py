@@ -87,7 +87,7 @@ def client_ip(request: Request) -> str:
 
 
 def limit_auth_by_ip(request: Request, limits: LimitsDep) -> None:
-    limits.hit(limits.auth, "auth", client_ip(request))
+    limits.hit_exact(limits.auth, "auth", client_ip(request))
 
 
 BearerToken = Annotated[str | None, Security(oauth2)]

@@ -1,7 +1,9 @@
 """Rate limits with the `limits` library: per client IP on /auth/*, per tenant everywhere else.
 
 Counters live in Redis when `redis_url` is set (shared by every API replica), else in this
-process. A sliding-window counter: O(1) per hit, and no burst of twice the limit at a window edge.
+process. Per tenant a sliding-window counter: O(1) per hit, and no burst of twice the limit at a
+window edge. The sign-in routes and the account lock-out count exactly (a moving window): they see
+few requests, and the counter's estimate would let a guess through at a window's edge.
 If Redis is down the request goes through (logged): an outage of the limiter must not take the
 API down with it.
 """
@@ -13,6 +15,7 @@ import logging
 import math
 import threading
 import time
+from typing import NoReturn
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
@@ -22,6 +25,8 @@ from api.errors import ApiError
 from settings import Settings
 
 log = logging.getLogger("stock_tracker.api")
+
+Limiter = MovingWindowRateLimiter | SlidingWindowCounterRateLimiter
 
 
 class LocalSlidingWindow:
@@ -62,9 +67,10 @@ class RateLimits:
         self.auth = parse(settings.rate_limit_auth)
         self.tenant = parse(settings.rate_limit_tenant)
         self.login_account = parse(settings.rate_limit_login_account)
-        # Exact counting for the account lock-out (few hits, each a failed sign-in): the sliding
-        # counter's estimate would let a guess or two more through at a window's edge.
-        self.failures = MovingWindowRateLimiter(self.storage)
+        # Exact counting for the sign-in routes and the account lock-out (few hits, each worth a
+        # password guess): the sliding counter's estimate would let a guess more through at a
+        # window's edge (floor(5 × 0.999) + 0 < 5 just after the minute turns).
+        self.exact = MovingWindowRateLimiter(self.storage)
 
     def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Count one request; over the limit it is refused with 429 and Retry-After."""
@@ -72,17 +78,22 @@ class RateLimits:
             allowed, wait = self.local.hit(limit, *identifiers)
             if allowed:
                 return
-            seconds = max(1, math.ceil(wait))
-            raise ApiError(429, "rate_limited", headers={"Retry-After": str(seconds)}, seconds=seconds)
+            _refuse(wait)
+        self._hit_shared(self.limiter, limit, *identifiers)
+
+    def hit_exact(self, limit: RateLimitItem, *identifiers: str) -> None:
+        """`hit`, counted exactly: for routes that see few requests, each worth a password guess."""
+        self._hit_shared(self.exact, limit, *identifiers)
+
+    def _hit_shared(self, limiter: Limiter, limit: RateLimitItem, *identifiers: str) -> None:
         try:
-            if self.limiter.hit(limit, *identifiers):
+            if limiter.hit(limit, *identifiers):
                 return
-            stats = self.limiter.get_window_stats(limit, *identifiers)
+            stats = limiter.get_window_stats(limit, *identifiers)
         except Exception as exc:  # the storage (Redis) failed: let the request through
             log.warning("rate limit storage unavailable: %s", type(exc).__name__)
             return
-        seconds = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ApiError(429, "rate_limited", headers={"Retry-After": str(seconds)}, seconds=seconds)
+        _refuse(stats.reset_time - time.time())
 
     def refuse_locked_account(self, email: str) -> None:
         """429 `account_locked` while this account has used up its failed sign-ins; else nothing.
@@ -94,9 +105,9 @@ class RateLimits:
         """
         key = _account_key(email)
         try:
-            if self.failures.test(self.login_account, "login", key):
+            if self.exact.test(self.login_account, "login", key):
                 return
-            stats = self.failures.get_window_stats(self.login_account, "login", key)
+            stats = self.exact.get_window_stats(self.login_account, "login", key)
         except Exception as exc:
             log.warning("rate limit storage unavailable: %s", type(exc).__name__)
             return
@@ -105,9 +116,14 @@ class RateLimits:
 
     def failed_sign_in(self, email: str) -> None:
         try:
-            self.failures.hit(self.login_account, "login", _account_key(email))
+            self.exact.hit(self.login_account, "login", _account_key(email))
         except Exception as exc:
             log.warning("rate limit storage unavailable: %s", type(exc).__name__)
+
+
+def _refuse(wait: float) -> NoReturn:
+    seconds = max(1, math.ceil(wait))
+    raise ApiError(429, "rate_limited", headers={"Retry-After": str(seconds)}, seconds=seconds)
 
 
 def _account_key(email: str) -> str:

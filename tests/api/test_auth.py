@@ -224,6 +224,31 @@ def test_brute_force_on_login_is_throttled_per_ip(
         )
 
 
+def test_no_extra_guess_when_the_window_turns(tmp_path: Path, app_db: str, sandbox: SandboxServer) -> None:
+    # Five guesses late in one 4-second window, a sixth just after it turns: a sliding-window
+    # counter estimates floor(5 × 0.99) = 4 there and lets it through; the sign-in routes count
+    # exactly. (CI once saw six 401s before the first 429 at a minute's turn.)
+    settings = make_settings(tmp_path, app_db, sandbox, rate_limit_auth="5/4 seconds")
+    app = create_app(settings)
+    with TestClient(app) as warm:  # the first request of an app is slower
+        warm.post("/api/v1/auth/login", json={"email": "w@example.com", "password": "x"})
+
+    def guess(client: TestClient, i: int) -> int:
+        body = {"email": "victim@example.com", "password": f"guess-{i}"}
+        return client.post("/api/v1/auth/login", json=body).status_code
+
+    for attempt in range(3):  # a fresh address each time the five could not be placed in time
+        client = TestClient(app, client=(f"10.9.9.{attempt + 1}", 4000))
+        time.sleep((2 - time.time() % 4) % 4)  # two seconds into a window
+        first = [guess(client, i) for i in range(5)]
+        if time.time() % 4 < 3.9:
+            break
+    else:
+        pytest.fail("five sign-ins took over 1.9 s three times; the test cannot place them")
+    time.sleep(4 - time.time() % 4 + 0.02)
+    assert [*first, guess(client, 5)] == [401] * 5 + [429]
+
+
 def test_replicas_share_the_limit_through_redis(
     tmp_path: Path, app_db: str, sandbox: SandboxServer, redis_url: str
 ) -> None:
