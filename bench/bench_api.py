@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import socket
 import statistics
@@ -111,12 +112,13 @@ async def load(
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
+    terms = itertools.cycle(range(100, 1000))  # "{n}" in a URL: a new question each request
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal errors
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
-            async with session.get(url, headers=headers) as response:
+            async with session.get(url.replace("{n}", str(next(terms))), headers=headers) as response:
                 await response.read()
                 if response.status != 200:
                     errors += 1
@@ -268,6 +270,11 @@ def main() -> None:
                         (
                             "GET /api/v1/products/?search=ART-0099&sort=-stock",
                             f"{base}/products/?search=ART-0099&sort=-stock",
+                            headers,
+                        ),
+                        (
+                            "… a new search each request (ART-00100…999)",
+                            f"{base}/products/?search=ART-00{{n}}&sort=-stock",
                             headers,
                         ),
                         ("GET /ping (trivial FastAPI endpoint)", f"http://127.0.0.1:{trivial_port}/ping", {}),

@@ -49,7 +49,7 @@ from dlt.destinations.impl.postgres.postgres import PostgresClient
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 
-from pipelines.destination import UNIQUE_KEYS
+from pipelines.destination import SNAPSHOT_SCOPE, UNIQUE_KEYS
 
 DUPLICATE_CTE = "_dlt_staging_duplicates"
 # In each staging dataset: one row per staging table armed by a load since the last crash recovery.
@@ -80,7 +80,8 @@ class KeyCheckedMergeJob(SqlMergeFollowupJob):
             f" {_literal(f'staging table {table} was emptied by a database restart during this load')};"
             " END IF; END $$"
         )
-        return [check, *super().generate_sql(table_chain, sql_client)]
+        index = _snapshot_index(table_chain[0], sql_client)
+        return [check, *index, *super().generate_sql(table_chain, sql_client)]
 
     @classmethod
     def gen_select_from_dedup_sql(
@@ -111,6 +112,24 @@ class KeyCheckedMergeJob(SqlMergeFollowupJob):
             f" UNION ALL SELECT * FROM ({dlt_select(False)}) AS _dlt_deduplicated"
             f" WHERE (SELECT found FROM {DUPLICATE_CTE})"
         )
+
+
+def _snapshot_index(table: PreparedTableSchema, sql_client: SqlClientBase[Any]) -> list[str]:
+    """For a stock snapshot table (`destination.SNAPSHOTS`): its btree on `snapshot_at`, made by
+    the first merge that finds it missing (tables made before it get it at their next load).
+
+    The merge's DELETE then reads only the snapshot it replaces, and the reads of the newest
+    snapshot (`max(snapshot_at)`, the mart and the supply guard) stop scanning the history. One
+    key value a sync, so the index stays small and its inserts land on one page run."""
+    if table.get("x-merge-destination-scope") != SNAPSHOT_SCOPE:
+        return []
+    name = sql_client.capabilities.escape_identifier(f"{table['name']}_snapshot_at")
+    qualified = f"{sql_client.fully_qualified_dataset_name()}.{name}"
+    return [
+        f"DO $$ BEGIN IF to_regclass({_literal(qualified)}) IS NULL THEN"
+        f" CREATE INDEX {name} ON {sql_client.make_qualified_table_name(table['name'])} (snapshot_at);"
+        " END IF; END $$"
+    ]
 
 
 class UniqueKeysMergeJob(KeyCheckedMergeJob):

@@ -146,6 +146,9 @@ METRIC_COLUMNS = (
 )
 
 
+MATCHES_KEPT = 64  # filter results per tenant (≤ 40 KB each at 10 000 products)
+
+
 class ProductTotals:
     """A tenant's product totals (PRODUCT_COLUMNS plus lowercased text for search and sort), and
     the orders asked for so far, each cut to the plan's first N products (DESIGN §6a): a page of
@@ -171,6 +174,9 @@ class ProductTotals:
         self._order: dict[tuple[str, int | None], list[int]] = {}
         self._sorted: dict[tuple[str, int | None], Any] = {}
         self._capped: dict[int | None, tuple[Any, int]] = {}
+        # The row numbers a filter matched, newest use last: paging through a search, or a
+        # dashboard or the bot asking the same question again, is a slice until the next sync.
+        self._matched: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def capped(self, plan_products: int | None) -> tuple[Any, int]:
@@ -236,9 +242,18 @@ class ProductTotals:
         if not conditions:
             order = self._order[(sort, plan_products)]
             return order[offset : offset + limit], len(order), left_out
-        # Only the row numbers come out, so Polars reads just the columns the filter names (a
-        # frame filter would copy every text column); filtering keeps the order.
-        matched = ordered.select(pl.col("_row").filter(pl.all_horizontal(conditions)))["_row"]
+        key = (term, where.marketplace, where.min_stock, where.max_stock, where.low_stock_only)
+        key += (where.low_stock_days if where.low_stock_only else None, sort, plan_products)
+        matched = self._matched.get(key)
+        if matched is None:
+            # Only the row numbers come out, so Polars reads just the columns the filter names (a
+            # frame filter would copy every text column); filtering keeps the order.
+            matched = ordered.select(pl.col("_row").filter(pl.all_horizontal(conditions)))["_row"]
+        with self._lock:
+            self._matched[key] = matched
+            self._matched.move_to_end(key)
+            if len(self._matched) > MATCHES_KEPT:
+                self._matched.popitem(last=False)
         return matched.slice(offset, limit).to_list(), matched.len(), left_out
 
     def page(

@@ -17,6 +17,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from pipelines.destination import SNAPSHOTS
 from pipelines.http_policy import HttpPolicy
 from pipelines.ozon.helpers import OzonClient, OzonUrls
 
@@ -190,7 +191,7 @@ def ozon_source(
     @dlt.resource(
         name="ozon_stock",
         primary_key=("snapshot_at", "sku", "warehouse_kind", "warehouse_name"),
-        write_disposition="merge",
+        write_disposition=SNAPSHOTS,
     )
     def stock() -> Iterator[pa.Table]:
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -212,13 +213,13 @@ def ozon_source(
         yield pa.Table.from_pylist([{**common, **row} for row in client.clusters()], schema=CLUSTERS)
 
     @dlt.resource(
-        name="ozon_stock_by_scheme", primary_key=("snapshot_at", "sku", "scheme"), write_disposition="merge"
+        name="ozon_stock_by_scheme", primary_key=("snapshot_at", "sku", "scheme"), write_disposition=SNAPSHOTS
     )
     def stock_by_scheme() -> Iterator[pa.Table]:
         rows = [{**common, "snapshot_at": stamp, **row} for row in client.stock_by_scheme()]
         yield pa.Table.from_pylist(rows, schema=STOCK_BY_SCHEME)
 
-    @dlt.resource(name="ozon_turnover", primary_key=("snapshot_at", "sku"), write_disposition="merge")
+    @dlt.resource(name="ozon_turnover", primary_key=("snapshot_at", "sku"), write_disposition=SNAPSHOTS)
     def turnover() -> Iterator[pa.Table]:
         rows = [{**common, "snapshot_at": stamp, **row} for row in client.turnover()]
         yield pa.Table.from_pylist(rows, schema=TURNOVER)

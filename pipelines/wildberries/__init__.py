@@ -15,7 +15,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from pipelines.destination import with_unique_keys
+from pipelines.destination import SNAPSHOTS, with_unique_keys
 from pipelines.http_policy import HttpPolicy
 from pipelines.runner import release_free_memory
 from pipelines.wildberries import tables as T
@@ -128,7 +128,7 @@ def wildberries_source(
     @dlt.resource(
         name="wb_stock",
         primary_key=("snapshot_at", "chrt_id", "warehouse_kind", "warehouse_name"),
-        write_disposition="merge",
+        write_disposition=SNAPSHOTS,
     )
     def stock() -> Iterator[pa.Table]:
         try:

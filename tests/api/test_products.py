@@ -118,6 +118,26 @@ def test_paging_sorting_and_filters(stock_client: TestClient, stocked: tuple[Sel
         assert stock_client.get("/api/v1/products/", params=bad, headers=seller.auth).status_code == 422
 
 
+def test_paging_through_a_search_and_narrowing_it(
+    stock_client: TestClient, stocked: tuple[Seller, Seller]
+) -> None:
+    # A search's matches are kept for the next page until the next sync: each page, each sort and
+    # each added filter must still be its own answer.
+    seller, _ = stocked
+    pages = [
+        products(stock_client, seller, search="bulk", sort="-stock", page_size=10, page=p) for p in (1, 2, 3)
+    ]
+    assert [p["total"] for p in pages] == [25, 25, 25]
+    assert [i["product_id"] for p in pages for i in p["items"]] == [200 + i for i in reversed(range(25))]
+    ascending = products(stock_client, seller, search="bulk", sort="stock", page_size=10, page=2)
+    assert [i["product_id"] for i in ascending["items"]] == list(range(210, 220))
+    assert products(stock_client, seller, search="bulk", min_stock=20)["total"] == 5
+    assert products(stock_client, seller, search="bulk", min_stock=20, max_stock=21)["total"] == 2
+    assert products(stock_client, seller, search="bulk", marketplace="ozon")["total"] == 0
+    assert products(stock_client, seller, search="bul", sort="-stock", page_size=10)["total"] == 25
+    assert products(stock_client, seller, search="bulk", sort="-stock", page_size=10) == pages[0]
+
+
 def test_one_product_with_its_warehouses_and_history(
     stock_client: TestClient, stocked: tuple[Seller, Seller]
 ) -> None:
