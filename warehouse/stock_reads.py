@@ -19,6 +19,7 @@ the list keeps answering from the last totals read.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import OrderedDict
@@ -176,7 +177,9 @@ class ProductTotals:
         self._capped: dict[int | None, tuple[Any, int]] = {}
         # The row numbers a filter matched, newest use last: paging through a search, or a
         # dashboard or the bot asking the same question again, is a slice until the next sync.
-        self._matched: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._matched: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._rank: dict[tuple[str, int | None], list[int]] = {}
+        self._text: tuple[str, list[int], dict[int, list[int]]] | None = None
         self._lock = threading.Lock()
 
     def capped(self, plan_products: int | None) -> tuple[Any, int]:
@@ -246,15 +249,61 @@ class ProductTotals:
         key += (where.low_stock_days if where.low_stock_only else None, sort, plan_products)
         matched = self._matched.get(key)
         if matched is None:
-            # Only the row numbers come out, so Polars reads just the columns the filter names (a
-            # frame filter would copy every text column); filtering keeps the order.
-            matched = ordered.select(pl.col("_row").filter(pl.all_horizontal(conditions)))["_row"]
+            if len(conditions) == 1 and term and term.isprintable():
+                matched = self._in_order(self._search_rows(term), sort, plan_products)
+            else:
+                # Only the row numbers come out, so Polars reads just the columns the filter names
+                # (a frame filter would copy every text column); filtering keeps the order.
+                found_rows = pl.col("_row").filter(pl.all_horizontal(conditions))
+                matched = ordered.select(found_rows)["_row"].to_list()
         with self._lock:
             self._matched[key] = matched
             self._matched.move_to_end(key)
             if len(self._matched) > MATCHES_KEPT:
                 self._matched.popitem(last=False)
-        return matched.slice(offset, limit).to_list(), matched.len(), left_out
+        return matched[offset : offset + limit], len(matched), left_out
+
+    def _search_rows(self, term: str) -> set[int]:
+        """Rows whose article, title or brand contains `term` (lowercased), or whose id it is.
+
+        A search alone, the list's most common filter, is Python's substring search over one
+        string of every product's text: 0.13 ms at 10 000 products against Polars' 0.25 ms,
+        and no hand-off to Polars' threads, which under load cost more than the search
+        (bench/bench_api.py, a new search each request). Same matches as `str.contains`."""
+        if self._text is None:
+            texts = self.frame["_search"].fill_null("").to_list()
+            starts, at = [], 0
+            for text in texts:
+                starts.append(at)
+                at += len(text) + 1
+            ids: dict[int, list[int]] = {}
+            for row, product_id in enumerate(self.frame["product_id"].to_list()):
+                ids.setdefault(product_id, []).append(row)
+            # A printable term cannot hold the newline between two products' texts.
+            self._text = ("\n".join(texts), starts, ids)
+        text, starts, ids = self._text
+        rows: set[int] = set()
+        at = text.find(term)
+        while at >= 0:
+            row = bisect.bisect_right(starts, at) - 1
+            rows.add(row)
+            if row + 1 == len(starts):
+                break
+            at = text.find(term, starts[row + 1])
+        if term.isdigit() and len(term) <= 18:
+            rows.update(ids.get(int(term), ()))
+        return rows
+
+    def _in_order(self, rows: set[int], sort: str, plan_products: int | None) -> list[int]:
+        """`rows` in the list's order for `sort`, without those the plan leaves out."""
+        rank = self._rank.get((sort, plan_products))
+        if rank is None:
+            rank = [-1] * self.frame.height
+            for position, row in enumerate(self._order[(sort, plan_products)]):
+                rank[row] = position
+            with self._lock:
+                self._rank[(sort, plan_products)] = rank
+        return sorted((row for row in rows if rank[row] >= 0), key=rank.__getitem__)
 
     def page(
         self,
