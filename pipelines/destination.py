@@ -43,9 +43,10 @@ def with_unique_keys(resource: DltResource) -> DltResource:
 
 # The write disposition of a stock snapshot table (one snapshot_at a sync, kept as history): a
 # load replaces the snapshots it brings, whole. dlt's default merge deletes by matching every key
-# against the whole history (1.06 s a 10 000 × 40 WB sync at 30 snapshots, growing with each;
-# docs/ingestion.md). The bounds give PostgreSQL a range on the table's `snapshot_at` index
-# (pipelines/pg_merge.py), the IN keeps the delete exact if a load ever held several snapshots.
+# against the whole history (a 10 000 × 40 WB sync: 0.44–0.69 s at 30 snapshots, 1.2–1.7 s at
+# 100; bench/bench_history.py, docs/ingestion.md). The bounds give PostgreSQL a range on the
+# table's `snapshot_at` index (pipelines/pg_merge.py); the IN keeps the delete exact if a load
+# ever held several snapshots.
 SNAPSHOT_SCOPE = (
     "snapshot_at >= (SELECT min(snapshot_at) FROM {staging_table})"
     " AND snapshot_at <= (SELECT max(snapshot_at) FROM {staging_table})"
