@@ -111,8 +111,7 @@ class RateLimits:
         except Exception as exc:
             log.warning("rate limit storage unavailable: %s", type(exc).__name__)
             return
-        seconds = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ApiError(429, "account_locked", headers={"Retry-After": str(seconds)}, seconds=seconds)
+        _refuse(stats.reset_time - time.time(), "account_locked")
 
     def failed_sign_in(self, email: str) -> None:
         try:
@@ -121,9 +120,10 @@ class RateLimits:
             log.warning("rate limit storage unavailable: %s", type(exc).__name__)
 
 
-def _refuse(wait: float) -> NoReturn:
+def _refuse(wait: float, code: str = "rate_limited") -> NoReturn:
+    """429 with `code`, and Retry-After in whole seconds (at least 1) until one more would pass."""
     seconds = max(1, math.ceil(wait))
-    raise ApiError(429, "rate_limited", headers={"Retry-After": str(seconds)}, seconds=seconds)
+    raise ApiError(429, code, headers={"Retry-After": str(seconds)}, seconds=seconds)
 
 
 def _account_key(email: str) -> str:
